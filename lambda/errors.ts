@@ -1,0 +1,53 @@
+/** The failure names KCL and amazon_kclpy give checkpoint errors. */
+export type CheckpointErrorCode =
+  | 'ShutdownException'
+  | 'ThrottlingException'
+  | 'InvalidStateException'
+  | 'KinesisClientLibDependencyException'
+  | 'IllegalArgumentException';
+
+/** Thrown by `Checkpointer.checkpoint` and by the engine's own checkpoint writes. */
+export class CheckpointError extends Error {
+  override readonly name = 'CheckpointError';
+  constructor(
+    readonly code: CheckpointErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${code}: ${message}`, options);
+  }
+}
+
+/** The invocation event is not a Kinesis batch the engine can process. */
+export class InvalidKinesisEventError extends Error {
+  override readonly name = 'InvalidKinesisEventError';
+}
+
+/** The checkpoint table cannot be used at all (missing, access denied, misconfigured). */
+export class CheckpointTableError extends Error {
+  override readonly name = 'CheckpointTableError';
+  constructor(
+    readonly tableName: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** A child shard's batch arrived before its parent shard was finished (KCL's parent-before-child rule). */
+export class ParentShardNotFinishedError extends Error {
+  override readonly name = 'ParentShardNotFinishedError';
+  constructor(
+    readonly childShardId: string,
+    readonly parentShardId: string,
+    reason: string,
+  ) {
+    super(`Shard ${childShardId} cannot start: parent shard ${parentShardId} ${reason}`);
+  }
+}
+
+/** Options given to the engine are wrong (missing table name, bad timeout guard, ...). */
+export class KclConfigurationError extends Error {
+  override readonly name = 'KclConfigurationError';
+}

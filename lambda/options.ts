@@ -1,0 +1,57 @@
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { KinesisClient } from '@aws-sdk/client-kinesis';
+
+/** The log calls the engine makes; console, Powertools Logger and pino all fit. */
+export interface KclLogger {
+  debug(message: string, ...extra: unknown[]): void;
+  info(message: string, ...extra: unknown[]): void;
+  warn(message: string, ...extra: unknown[]): void;
+  error(message: string, ...extra: unknown[]): void;
+}
+
+export type CheckpointingMode = 'auto' | 'manual';
+
+export interface KclOptions {
+  /**
+   * The DynamoDB checkpoint (lease) table.
+   * @default - the `KCL_CHECKPOINT_TABLE` environment variable
+   */
+  readonly tableName?: string;
+  /**
+   * The KCL application name, used in logs and metrics.
+   * @default - the `KCL_APPLICATION_NAME` environment variable, else the function name
+   */
+  readonly applicationName?: string;
+  /**
+   * DynamoDB client for the checkpoint table.
+   * @default - one client per container from the standard AWS environment
+   */
+  readonly dynamoDb?: DynamoDBClient;
+  /**
+   * Kinesis client, used only to look up shard lineage at resharding.
+   * @default - one HTTP/1.1 client per container from the standard AWS environment
+   */
+  readonly kinesis?: KinesisClient;
+  /**
+   * `auto`: a successful batch is checkpointed at its last record.
+   * `manual`: only the processor's own checkpoints count; records above the last
+   * checkpoint are reported failed so Lambda delivers them again.
+   * @default 'auto'
+   */
+  readonly checkpointing?: CheckpointingMode;
+  /**
+   * Expand KPL-aggregated records into their user records.
+   * @default true
+   */
+  readonly deaggregate?: boolean;
+  /**
+   * Stop delivering records this many milliseconds before the Lambda timeout.
+   * @default - a share of the function timeout (see README)
+   */
+  readonly timeoutGuardMs?: number;
+  /**
+   * Where the engine logs.
+   * @default - JSON lines on stdout/stderr
+   */
+  readonly logger?: KclLogger;
+}
