@@ -1,5 +1,6 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
+import type { PowertoolsMetricsLike } from './powertools-adapters';
 
 /** The log calls the engine makes; console, Powertools Logger and pino all fit. */
 export interface KclLogger {
@@ -54,4 +55,22 @@ export interface KclOptions {
    * @default - JSON lines on stdout/stderr
    */
   readonly logger?: KclLogger;
+  /**
+   * Per-shard metrics once per invocation. A Powertools for AWS Lambda `Metrics`
+   * instance publishes them in its own namespace, with its default dimensions;
+   * `false` turns them off.
+   * @default - the built-in CloudWatch EMF writer on stdout
+   */
+  readonly metrics?: PowertoolsMetricsLike | false;
+  /**
+   * CloudWatch namespace of the built-in EMF writer (a Powertools instance uses its own).
+   * @default - the `KCL_METRICS_NAMESPACE` environment variable, else `KclLambda`
+   */
+  readonly metricsNamespace?: string;
+  /**
+   * Publish metrics per shard (dimensions `ApplicationName`, `ShardId`) as well as
+   * per application (`ApplicationName`). `false` keeps only the per-application set.
+   * @default true
+   */
+  readonly shardMetricsDimension?: boolean;
 }
