@@ -1,0 +1,34 @@
+export { withKclProcessor } from './with-kcl-processor';
+export { withRecordHandler } from './with-record-handler';
+export type { KinesisBatchHandler } from './kcl-engine';
+export type {
+  Checkpointer,
+  InitializationInput,
+  LeaseLostInput,
+  ProcessRecordsInput,
+  RecordProcessor,
+  RecordProcessorFactory,
+  ShardEndedInput,
+  ShutdownRequestedInput,
+  UserRecordHandler,
+} from './record-processor';
+export type { KinesisUserRecord } from './kinesis-user-record';
+export type { CheckpointingMode, KclLogger, KclOptions } from './options';
+export {
+  CheckpointError,
+  type CheckpointErrorCode,
+  CheckpointTableError,
+  InvalidKinesisEventError,
+  KclConfigurationError,
+  ParentShardNotFinishedError,
+} from './errors';
+export {
+  AT_TIMESTAMP,
+  type ExtendedSequenceNumber,
+  LATEST,
+  SHARD_END,
+  TRIM_HORIZON,
+  compareExtended,
+  compareSequenceNumbers,
+} from './sequence-number';
+export { deaggregate, isAggregated } from './deaggregate';

@@ -1,0 +1,110 @@
+import type { Context, KinesisStreamBatchItemFailure, KinesisStreamBatchResponse } from 'aws-lambda';
+import { defaultDynamoDbClient, defaultKinesisClient } from './aws-clients';
+import { type MetricsSink, type ShardBatchStats, batchLogFields, createMetricsSink, resolveApplicationName } from './batch-metrics';
+import { KclConfigurationError } from './errors';
+import { createLogger } from './json-logger';
+import { shardRecordsOf } from './kinesis-event';
+import type { LeaseStore } from './lease';
+import { DynamoDbLeaseTable } from './lease-table';
+import type { KclOptions } from './options';
+import type { RecordProcessorFactory } from './record-processor';
+import { type LifecycleContext, ShardConsumers, consumeShardBatch } from './shard-lifecycle';
+import { ShardLineage } from './shard-lineage';
+import { TimeoutGuard } from './timeout-guard';
+
+/** A Lambda handler for Kinesis event source mappings with partial batch responses. */
+export type KinesisBatchHandler = (event: unknown, context?: Partial<Context>) => Promise<KinesisStreamBatchResponse>;
+
+/** Replacements for the parts the engine would otherwise build itself (benchmarks, tests). */
+export interface EngineOverrides {
+  readonly leaseStore?: LeaseStore;
+  readonly metrics?: MetricsSink;
+}
+
+/**
+ * Builds the handler shared by withKclProcessor and withRecordHandler. Clients,
+ * the lease table and the shard consumers are created once per container, on the
+ * first invocation, and reused while the container is warm.
+ */
+export function createKclHandler(
+  factory: RecordProcessorFactory,
+  options: KclOptions = {},
+  overrides: EngineOverrides = {},
+): KinesisBatchHandler {
+  const checkpointing = options.checkpointing ?? 'auto';
+  if (checkpointing !== 'auto' && checkpointing !== 'manual') {
+    throw new KclConfigurationError(`checkpointing must be 'auto' or 'manual', got ${JSON.stringify(checkpointing)}`);
+  }
+  const logger = createLogger(options);
+  const metrics = overrides.metrics ?? createMetricsSink(options, { logger });
+  let context: LifecycleContext | undefined;
+  const running = new Map<string, Promise<unknown>>();
+
+  const lifecycleContext = (): LifecycleContext => {
+    if (context) return context;
+    let lineage: ShardLineage | undefined;
+    context = {
+      store: overrides.leaseStore ?? new DynamoDbLeaseTable(options.dynamoDb ?? defaultDynamoDbClient(), tableName(options)),
+      lineage: () => (lineage ??= new ShardLineage(options.kinesis ?? defaultKinesisClient())),
+      factory,
+      checkpointing,
+      deaggregate: options.deaggregate ?? true,
+      owner: `kcl-lambda:${process.env.AWS_LAMBDA_FUNCTION_NAME ?? resolveApplicationName(options)}`,
+      logger,
+      consumers: new ShardConsumers(factory),
+    };
+    return context;
+  };
+
+  /** One batch per shard at a time, as Lambda guarantees per shard; also within one container. */
+  const serialized = <T>(shardId: string, work: () => Promise<T>): Promise<T> => {
+    const previous = running.get(shardId) ?? Promise.resolve();
+    const next = previous.then(work, work);
+    const tail = next.catch(() => undefined);
+    running.set(shardId, tail);
+    void tail.then(() => running.get(shardId) === tail && running.delete(shardId));
+    return next;
+  };
+
+  return async (event, lambdaContext) => {
+    const shards = shardRecordsOf(event);
+    const engine = lifecycleContext();
+    const guard = TimeoutGuard.start(lambdaContext, options.timeoutGuardMs);
+    const stats: ShardBatchStats[] = [];
+    const batchItemFailures: KinesisStreamBatchItemFailure[] = [];
+    try {
+      for (const shard of shards) {
+        const started = Date.now();
+        const result = await serialized(shard.shardId, () => consumeShardBatch(engine, shard, guard));
+        stats.push(result.stats);
+        if (result.failedSequenceNumber) batchItemFailures.push({ itemIdentifier: result.failedSequenceNumber });
+        logger.info(
+          'Batch processed',
+          batchLogFields(result.stats, {
+            firstSequenceNumber: result.firstSequenceNumber,
+            lastSequenceNumber: result.lastSequenceNumber,
+            checkpoint: result.checkpoint,
+            durationMs: Date.now() - started,
+          }),
+        );
+      }
+      return { batchItemFailures };
+    } catch (error) {
+      logger.error('The invocation failed; Lambda will retry the batch', { error });
+      throw error;
+    } finally {
+      guard.stop();
+      metrics.publish(stats);
+    }
+  };
+}
+
+function tableName(options: KclOptions): string {
+  const name = options.tableName ?? process.env.KCL_CHECKPOINT_TABLE;
+  if (!name) {
+    throw new KclConfigurationError(
+      'No checkpoint table: pass options.tableName or set the KCL_CHECKPOINT_TABLE environment variable',
+    );
+  }
+  return name;
+}

@@ -1,0 +1,73 @@
+import { KclConfigurationError } from './errors';
+import { type KinesisBatchHandler, createKclHandler } from './kcl-engine';
+import type { KinesisUserRecord } from './kinesis-user-record';
+import type { KclOptions } from './options';
+import type { Checkpointer, RecordProcessor, UserRecordHandler } from './record-processor';
+
+/**
+ * A per-record handler on the same engine: records are handled one at a time in
+ * order; the first failure stops the batch, everything before it is checkpointed,
+ * and Lambda re-delivers from the failed record.
+ */
+export function withRecordHandler(handle: UserRecordHandler, options: KclOptions = {}): KinesisBatchHandler {
+  if (typeof handle !== 'function') {
+    throw new TypeError('withRecordHandler needs a function: (record) => void | Promise<void>');
+  }
+  if (options.checkpointing === 'manual') {
+    throw new KclConfigurationError(
+      "withRecordHandler checkpoints after each handled record by itself; checkpointing: 'manual' needs withKclProcessor",
+    );
+  }
+  return createKclHandler(() => new RecordHandlerProcessor(handle), options);
+}
+
+/** Adapts a per-record function to the processor lifecycle. */
+class RecordHandlerProcessor implements RecordProcessor {
+  private stopRequested = false;
+  private running?: Promise<void>;
+
+  constructor(private readonly handle: UserRecordHandler) {}
+
+  initialize(): void {}
+
+  processRecords({ records, checkpointer }: { records: readonly KinesisUserRecord[]; checkpointer: Checkpointer }): Promise<void> {
+    this.stopRequested = false;
+    this.running = this.handleInOrder(records, checkpointer);
+    return this.running;
+  }
+
+  shardEnded({ checkpointer }: { checkpointer: Checkpointer }): Promise<void> {
+    return checkpointer.checkpoint();
+  }
+
+  /** The timeout guard: finish the record in hand, checkpoint, stop. */
+  async shutdownRequested(): Promise<void> {
+    this.stopRequested = true;
+    await this.running?.catch(() => undefined);
+  }
+
+  private async handleInOrder(records: readonly KinesisUserRecord[], checkpointer: Checkpointer): Promise<void> {
+    let lastHandled: KinesisUserRecord | undefined;
+    for (const record of records) {
+      if (this.stopRequested) break;
+      try {
+        await this.handle(record);
+      } catch (error) {
+        await checkpointQuietly(checkpointer, lastHandled);
+        throw error;
+      }
+      lastHandled = record;
+    }
+    // On success the engine writes the end-of-batch checkpoint itself (one write).
+    if (this.stopRequested) await checkpointQuietly(checkpointer, lastHandled);
+  }
+}
+
+/**
+ * Checkpoints what was handled before a stop. If the write fails, the engine still
+ * reports from the first record above the durable checkpoint, so nothing is lost.
+ */
+async function checkpointQuietly(checkpointer: Checkpointer, record: KinesisUserRecord | undefined): Promise<void> {
+  if (!record) return;
+  await checkpointer.checkpoint(record).catch(() => undefined);
+}
