@@ -1,0 +1,107 @@
+import {
+  CreateStreamCommand,
+  DescribeStreamSummaryCommand,
+  MergeShardsCommand,
+  SplitShardCommand,
+  ListShardsCommand,
+  PutRecordsCommand,
+  type KinesisClient,
+  type Shard,
+} from '@aws-sdk/client-kinesis';
+
+let streamCounter = 0;
+
+/** A fresh stream name per test, so tests sharing one kinesalite do not see each other. */
+export function uniqueStreamName(prefix = 'esm'): string {
+  streamCounter += 1;
+  return `${prefix}-${process.pid}-${Date.now()}-${streamCounter}`;
+}
+
+export async function createStream(kinesis: KinesisClient, shardCount = 1, prefix?: string): Promise<string> {
+  const streamName = uniqueStreamName(prefix);
+  await kinesis.send(new CreateStreamCommand({ StreamName: streamName, ShardCount: shardCount }));
+  return streamName;
+}
+
+/** Reshards apply asynchronously even with kinesalite's zero delays: wait until ACTIVE. */
+export async function waitForActive(kinesis: KinesisClient, streamName: string): Promise<void> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const summary = await kinesis.send(new DescribeStreamSummaryCommand({ StreamName: streamName }));
+    if (summary.StreamDescriptionSummary?.StreamStatus === 'ACTIVE') return;
+    await sleep(5);
+  }
+  throw new Error(`Stream ${streamName} did not become ACTIVE`);
+}
+
+/** Splits a shard at the middle of its hash range; returns the two children. */
+export async function splitShard(kinesis: KinesisClient, streamName: string, shardId: string): Promise<Shard[]> {
+  const shard = (await listShards(kinesis, streamName)).find((candidate) => candidate.ShardId === shardId)!;
+  const low = BigInt(shard.HashKeyRange!.StartingHashKey!);
+  const high = BigInt(shard.HashKeyRange!.EndingHashKey!);
+  await kinesis.send(
+    new SplitShardCommand({
+      StreamName: streamName,
+      ShardToSplit: shardId,
+      NewStartingHashKey: ((low + high) / BigInt(2) + BigInt(1)).toString(),
+    }),
+  );
+  await waitForActive(kinesis, streamName);
+  return (await listShards(kinesis, streamName)).filter((candidate) => candidate.ParentShardId === shardId);
+}
+
+/** Merges two adjacent shards; returns the merged child. */
+export async function mergeShards(kinesis: KinesisClient, streamName: string, shardId: string, adjacentShardId: string): Promise<Shard> {
+  await kinesis.send(
+    new MergeShardsCommand({ StreamName: streamName, ShardToMerge: shardId, AdjacentShardToMerge: adjacentShardId }),
+  );
+  await waitForActive(kinesis, streamName);
+  return (await listShards(kinesis, streamName)).find(
+    (candidate) => candidate.ParentShardId === shardId && candidate.AdjacentParentShardId === adjacentShardId,
+  )!;
+}
+
+export async function listShards(kinesis: KinesisClient, streamName: string): Promise<Shard[]> {
+  return (await kinesis.send(new ListShardsCommand({ StreamName: streamName }))).Shards ?? [];
+}
+
+export interface PutResult {
+  readonly shardId: string;
+  readonly sequenceNumber: string;
+  readonly data: string;
+}
+
+/** Puts UTF-8 records in order, one PutRecords call per 500; optionally pinned to a hash key. */
+export async function putRecords(
+  kinesis: KinesisClient,
+  streamName: string,
+  payloads: readonly string[],
+  explicitHashKey?: string,
+): Promise<PutResult[]> {
+  const results: PutResult[] = [];
+  for (let offset = 0; offset < payloads.length; offset += 500) {
+    const chunk = payloads.slice(offset, offset + 500);
+    const output = await kinesis.send(
+      new PutRecordsCommand({
+        StreamName: streamName,
+        Records: chunk.map((data) => ({
+          Data: Buffer.from(data),
+          PartitionKey: data,
+          ExplicitHashKey: explicitHashKey,
+        })),
+      }),
+    );
+    output.Records!.forEach((record, index) => {
+      if (record.ErrorCode) throw new Error(`PutRecords failed: ${record.ErrorCode} ${record.ErrorMessage}`);
+      results.push({ shardId: record.ShardId!, sequenceNumber: record.SequenceNumber!, data: chunk[index] });
+    });
+  }
+  return results;
+}
+
+export function payloads(count: number, prefix = 'r'): string[] {
+  return Array.from({ length: count }, (_, index) => `${prefix}-${index}`);
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
