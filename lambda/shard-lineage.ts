@@ -137,7 +137,9 @@ export class ShardLineage {
         StartingSequenceNumber: atSequence ? sequenceNumber : undefined,
       }),
     );
-    let iterator = start.ShardIterator;
+    // Without an iterator nothing was read; it must not pass for a drained shard.
+    if (start.ShardIterator === undefined) throw new Error(`GetShardIterator returned no iterator for ${shardId} in ${streamName}`);
+    let iterator: string | undefined = start.ShardIterator;
     let records: ShardRecord[] = [];
     for (let call = 0; call < this.maxGetRecordsCalls && iterator !== undefined; call++) {
       const page = await this.kinesis.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: this.recordsPerCall }));
