@@ -7,6 +7,7 @@
  */
 import {
   GetRecordsCommand,
+  type GetRecordsCommandOutput,
   GetShardIteratorCommand,
   ListShardsCommand,
   type KinesisClient,
@@ -142,7 +143,7 @@ export class ShardLineage {
     let iterator: string | undefined = start.ShardIterator;
     let records: ShardRecord[] = [];
     for (let call = 0; call < this.maxGetRecordsCalls && iterator !== undefined; call++) {
-      const page = await this.kinesis.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: this.recordsPerCall }));
+      const page: GetRecordsCommandOutput = await this.kinesis.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: this.recordsPerCall }));
       const found = (page.Records ?? []).map(toShardRecord);
       // More records beyond the first non-empty page: the shard does not end after `records`.
       if (found.length > 0 && records.length > 0) return { closed: false, expired: false, records };
