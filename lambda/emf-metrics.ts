@@ -3,30 +3,40 @@ import type { MetricsSink, ShardBatchStats } from './batch-metrics';
 /** CloudWatch units the runtime's metrics use (the EMF spelling). */
 export type MetricUnitName = 'Count' | 'Bytes' | 'Milliseconds';
 
-/** One published metric: its CloudWatch name, unit, and where its values come from. */
+/** The stats fields that become metrics. */
+type MetricField = Exclude<keyof ShardBatchStats, 'shardId'>;
+
+/** One published metric: its CloudWatch name, unit, and the stats field it reports. */
 export interface BatchMetric {
   readonly name: string;
   readonly unit: MetricUnitName;
-  /** No values: the metric is left out of the document (e.g. no checkpoint was written). */
-  values(stats: ShardBatchStats): number[];
+  readonly field: MetricField;
 }
 
-const one = (value: number | undefined): number[] =>
-  value === undefined || !Number.isFinite(value) ? [] : [value];
-
 /** Every metric the runtime publishes per shard, in publishing order. */
-export const BATCH_METRICS: readonly BatchMetric[] = [
-  { name: 'KinesisRecords', unit: 'Count', values: (s) => one(s.kinesisRecords) },
-  { name: 'KinesisBytes', unit: 'Bytes', values: (s) => one(s.kinesisBytes) },
-  { name: 'UserRecords', unit: 'Count', values: (s) => one(s.userRecords) },
-  { name: 'DuplicatesSkipped', unit: 'Count', values: (s) => one(s.duplicatesSkipped) },
-  { name: 'RecordsFailed', unit: 'Count', values: (s) => one(s.recordsFailed) },
-  { name: 'MillisBehindLatest', unit: 'Milliseconds', values: (s) => one(s.millisBehindLatest) },
-  { name: 'ProcessRecordsTime', unit: 'Milliseconds', values: (s) => one(s.processRecordsMs) },
-  { name: 'CheckpointWriteTime', unit: 'Milliseconds', values: (s) => s.checkpointWriteMs.filter(Number.isFinite) },
-  { name: 'LeaseLost', unit: 'Count', values: (s) => one(s.leaseLost) },
-  { name: 'ShardEnded', unit: 'Count', values: (s) => one(s.shardEnded) },
-];
+export const BATCH_METRICS: readonly BatchMetric[] = (
+  [
+    ['KinesisRecords', 'Count', 'kinesisRecords'],
+    ['KinesisBytes', 'Bytes', 'kinesisBytes'],
+    ['UserRecords', 'Count', 'userRecords'],
+    ['DuplicatesSkipped', 'Count', 'duplicatesSkipped'],
+    ['RecordsFailed', 'Count', 'recordsFailed'],
+    ['MillisBehindLatest', 'Milliseconds', 'millisBehindLatest'],
+    ['ProcessRecordsTime', 'Milliseconds', 'processRecordsMs'],
+    ['CheckpointWriteTime', 'Milliseconds', 'checkpointWriteMs'],
+    ['LeaseLost', 'Count', 'leaseLost'],
+    ['ShardEnded', 'Count', 'shardEnded'],
+  ] as const
+).map(([name, unit, field]) => ({ name, unit, field }));
+
+/**
+ * A metric's values for one shard. None (the metric is left out) when the field
+ * is unset, e.g. no checkpoint was written or no arrival time was known.
+ */
+export function metricValues(metric: BatchMetric, stats: ShardBatchStats): number[] {
+  const value = stats[metric.field];
+  return (Array.isArray(value) ? value : [value]).filter((v): v is number => Number.isFinite(v));
+}
 
 export const APPLICATION_NAME_DIMENSION = 'ApplicationName';
 export const SHARD_ID_DIMENSION = 'ShardId';
@@ -110,7 +120,7 @@ export function emfDocuments(
     return documents[index];
   };
   for (const metric of BATCH_METRICS) {
-    const values = metric.values(stats);
+    const values = metricValues(metric, stats);
     for (let start = 0, index = 0; start < values.length; start += MAX_VALUES_PER_DOCUMENT, index++) {
       const chunk = values.slice(start, start + MAX_VALUES_PER_DOCUMENT);
       const document = documentAt(index);

@@ -1,5 +1,5 @@
 import type { MetricsSink, ShardBatchStats } from './batch-metrics';
-import { APPLICATION_NAME_DIMENSION, BATCH_METRICS, SHARD_ID_DIMENSION } from './emf-metrics';
+import { APPLICATION_NAME_DIMENSION, BATCH_METRICS, SHARD_ID_DIMENSION, metricValues } from './emf-metrics';
 
 /**
  * The part of a Powertools for AWS Lambda `Metrics` instance the runtime calls.
@@ -43,7 +43,7 @@ export class PowertoolsMetricsSink implements MetricsSink {
       if (child) {
         // A single-metric instance publishes, and forgets its dimensions, on every addMetric.
         for (const metric of BATCH_METRICS) {
-          for (const value of metric.values(shard)) {
+          for (const value of metricValues(metric, shard)) {
             this.addDimensions(child, shard.shardId);
             child.addMetric(metric.name, metric.unit, value);
           }
@@ -51,7 +51,7 @@ export class PowertoolsMetricsSink implements MetricsSink {
       } else {
         this.addDimensions(this.metrics, shard.shardId);
         for (const metric of BATCH_METRICS) {
-          for (const value of metric.values(shard)) this.metrics.addMetric(metric.name, metric.unit, value);
+          for (const value of metricValues(metric, shard)) this.metrics.addMetric(metric.name, metric.unit, value);
         }
         this.metrics.publishStoredMetrics();
       }
