@@ -30,7 +30,7 @@ export interface ShardBatchStats {
   shardEnded: number;
 }
 
-/** Where per-shard stats go; `publish` is called once per invocation and never throws. */
+/** Where per-shard stats go; `publish` is called once per invocation. Sinks from `createMetricsSink` never throw. */
 export interface MetricsSink {
   publish(stats: readonly ShardBatchStats[]): void;
 }
