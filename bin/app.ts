@@ -1,5 +1,5 @@
 import * as path from 'path';
-import { App, Duration, Stack, Validations } from 'aws-cdk-lib';
+import { App, CfnOutput, Duration, Stack, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { KclConsumer } from '../lib';
 
@@ -18,6 +18,14 @@ export function createExampleApp(): { app: App; stack: Stack; consumer: KclConsu
     dashboard: true,
     millisBehindLatestAlarm: Duration.minutes(10),
   });
+
+  // What an operator needs after `cdk deploy`: where to put records and where to look.
+  new CfnOutput(stack, 'StreamName', { value: consumer.stream.streamName });
+  new CfnOutput(stack, 'CheckpointTableName', { value: consumer.checkpointTable.tableName });
+  new CfnOutput(stack, 'FunctionName', { value: consumer.function.functionName });
+  if (consumer.onFailureQueue) {
+    new CfnOutput(stack, 'OnFailureQueueUrl', { value: consumer.onFailureQueue.queueUrl });
+  }
 
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   if (consumer.onFailureQueue) {

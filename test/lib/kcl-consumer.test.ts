@@ -5,6 +5,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
@@ -389,6 +390,23 @@ describe('KclConsumer table, function and environment overrides', () => {
     expect(JSON.stringify(functionPolicyStatements(synthesized))).not.toContain('logs:');
     expect(functionPolicyStatements(synthesized)).toHaveLength(3);
     expect(consumer.function.role).toBe(stack.node.findChild('OwnRole'));
+  });
+});
+
+describe('KclConsumer given log group', () => {
+  test('a log group in functionProps is used and is the only one the role may write to', () => {
+    const synthesized = synthesizeConsumer((stack) => ({
+      functionProps: { entry: ECHO_HANDLER_ENTRY, logGroup: new logs.LogGroup(stack, 'OwnLogs') },
+    }));
+    const { stack, template } = synthesized;
+    const logGroup = stack.node.findChild('OwnLogs');
+    template.resourceCountIs('AWS::Logs::LogGroup', 1);
+    template.hasResourceProperties('AWS::Lambda::Function', { LoggingConfig: { LogGroup: ref(stack, logGroup) } });
+    expect(functionPolicyStatements(synthesized)[0]).toEqual({
+      Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+      Effect: 'Allow',
+      Resource: getAtt(stack, logGroup, 'Arn'),
+    });
   });
 });
 
