@@ -1,13 +1,12 @@
 import {
   CreateStreamCommand,
-  DescribeStreamSummaryCommand,
-  MergeShardsCommand,
-  SplitShardCommand,
   ListShardsCommand,
   PutRecordsCommand,
   type KinesisClient,
   type Shard,
 } from '@aws-sdk/client-kinesis';
+
+import { mergeAdjacentShards, splitShardInHalf } from '../../local/resharding';
 
 let streamCounter = 0;
 
@@ -23,42 +22,11 @@ export async function createStream(kinesis: KinesisClient, shardCount = 1, prefi
   return streamName;
 }
 
-/** Reshards apply asynchronously even with kinesalite's zero delays: wait until ACTIVE. */
-export async function waitForActive(kinesis: KinesisClient, streamName: string): Promise<void> {
-  for (let attempt = 0; attempt < 200; attempt++) {
-    const summary = await kinesis.send(new DescribeStreamSummaryCommand({ StreamName: streamName }));
-    if (summary.StreamDescriptionSummary?.StreamStatus === 'ACTIVE') return;
-    await sleep(5);
-  }
-  throw new Error(`Stream ${streamName} did not become ACTIVE`);
-}
-
 /** Splits a shard at the middle of its hash range; returns the two children. */
-export async function splitShard(kinesis: KinesisClient, streamName: string, shardId: string): Promise<Shard[]> {
-  const shard = (await listShards(kinesis, streamName)).find((candidate) => candidate.ShardId === shardId)!;
-  const low = BigInt(shard.HashKeyRange!.StartingHashKey!);
-  const high = BigInt(shard.HashKeyRange!.EndingHashKey!);
-  await kinesis.send(
-    new SplitShardCommand({
-      StreamName: streamName,
-      ShardToSplit: shardId,
-      NewStartingHashKey: ((low + high) / BigInt(2) + BigInt(1)).toString(),
-    }),
-  );
-  await waitForActive(kinesis, streamName);
-  return (await listShards(kinesis, streamName)).filter((candidate) => candidate.ParentShardId === shardId);
-}
+export const splitShard = splitShardInHalf;
 
 /** Merges two adjacent shards; returns the merged child. */
-export async function mergeShards(kinesis: KinesisClient, streamName: string, shardId: string, adjacentShardId: string): Promise<Shard> {
-  await kinesis.send(
-    new MergeShardsCommand({ StreamName: streamName, ShardToMerge: shardId, AdjacentShardToMerge: adjacentShardId }),
-  );
-  await waitForActive(kinesis, streamName);
-  return (await listShards(kinesis, streamName)).find(
-    (candidate) => candidate.ParentShardId === shardId && candidate.AdjacentParentShardId === adjacentShardId,
-  )!;
-}
+export const mergeShards = mergeAdjacentShards;
 
 export async function listShards(kinesis: KinesisClient, streamName: string): Promise<Shard[]> {
   return (await kinesis.send(new ListShardsCommand({ StreamName: streamName }))).Shards ?? [];
