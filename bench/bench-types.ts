@@ -1,0 +1,15 @@
+/** One measured row of a benchmark section. */
+export interface BenchRow {
+  readonly name: string;
+  readonly opsPerSec: number;
+  /** This row's throughput divided by the baseline's (2 means twice as fast). */
+  readonly ratio?: number;
+  readonly note?: string;
+}
+
+/** A benchmark's result: rows measured against one named baseline. */
+export interface BenchSection {
+  readonly title: string;
+  readonly baseline: string;
+  readonly rows: BenchRow[];
+}

@@ -1,0 +1,217 @@
+/**
+ * KPL de-aggregation throughput: our hand-written reader against aws-kinesis-agg's
+ * deaggregateSync (the baseline) and against protobufjs, the library aws-kinesis-agg
+ * decodes with. Every candidate starts from the same input, the record as Lambda
+ * delivers it (base64 data), verifies the MD5, and ends with the user records.
+ *
+ *   npx tsx bench/deaggregate.bench.ts
+ */
+import * as crypto from 'node:crypto';
+import kinesisAgg = require('aws-kinesis-agg');
+import * as protobuf from 'protobufjs';
+import { Bench } from 'tinybench';
+import { deaggregate, isAggregated, type KinesisRecordInput } from '../lambda/deaggregate';
+import type { KinesisUserRecord } from '../lambda/kinesis-user-record';
+import { aggregate, lambdaPayload, referenceDeaggregate } from '../test/lambda/kpl-vectors';
+import type { BenchRow, BenchSection } from './bench-types';
+
+type LambdaPayload = ReturnType<typeof lambdaPayload>;
+
+interface Workload {
+  readonly name: string;
+  readonly payload: LambdaPayload;
+  readonly userRecords: number;
+}
+
+const SHARD_ID = 'shardId-000000000000';
+
+function workload(name: string, userRecords: number, dataBytes: number): Workload {
+  const specs = Array.from({ length: userRecords }, (_, i) => ({
+    // KPL producers usually give each user record its own key, so the key table is as long as the records.
+    partitionKey: crypto.createHash('sha1').update(`${name}-${i}`).digest('hex').slice(0, 36),
+    data: crypto.randomBytes(dataBytes),
+  }));
+  const record: KinesisRecordInput = {
+    shardId: SHARD_ID,
+    sequenceNumber: '49590338271490256608559692538361571095921575989136588898',
+    partitionKey: specs[0].partitionKey,
+    data: aggregate(specs),
+    approximateArrivalTimestamp: new Date(1_714_566_896_000),
+  };
+  return { name: `${name} (${userRecords} × ${dataBytes} B, ${record.data.length} B)`, payload: lambdaPayload(record), userRecords };
+}
+
+/** What the engine does with a Lambda record before de-aggregating it. */
+function recordInput(payload: LambdaPayload): KinesisRecordInput {
+  return {
+    shardId: SHARD_ID,
+    sequenceNumber: payload.sequenceNumber,
+    partitionKey: payload.partitionKey,
+    data: Buffer.from(payload.data, 'base64'),
+    approximateArrivalTimestamp: new Date(payload.approximateArrivalTimestamp * 1000),
+  };
+}
+
+function withAwsKinesisAgg(payload: LambdaPayload): unknown[] {
+  let result: unknown[] = [];
+  kinesisAgg.deaggregateSync(payload as never, true, (error, userRecords) => {
+    if (error) throw error;
+    result = userRecords ?? [];
+  });
+  return result;
+}
+
+/** aws-kinesis-agg's user records carry base64 strings; this is what it takes to get bytes like ours. */
+function withAwsKinesisAggToBytes(payload: LambdaPayload): unknown[] {
+  return withAwsKinesisAgg(payload).map((userRecord) => Buffer.from((userRecord as { data: string }).data, 'base64'));
+}
+
+function withOurReader(payload: LambdaPayload): KinesisUserRecord[] {
+  return deaggregate(recordInput(payload));
+}
+
+// The same schema, decoded by protobufjs's reflection-generated decoder.
+const AggregatedRecord = protobuf
+  .parse(
+    `syntax = "proto2";
+     message AggregatedRecord { repeated string partition_key_table = 1; repeated string explicit_hash_key_table = 2; repeated Record records = 3; }
+     message Tag { required string key = 1; optional string value = 2; }
+     message Record { required uint64 partition_key_index = 1; optional uint64 explicit_hash_key_index = 2; required bytes data = 3; repeated Tag tags = 4; }`,
+    { keepCase: true },
+  )
+  .root.lookupType('AggregatedRecord');
+
+interface DecodedAggregate {
+  partition_key_table: string[];
+  explicit_hash_key_table: string[];
+  records: Array<{ partition_key_index: number | protobuf.Long; explicit_hash_key_index?: number | protobuf.Long; data: Buffer }>;
+}
+
+/** protobufjs gives uint64 as a Long when the long package is installed (it is, as its dependency). */
+function tableIndex(value: number | protobuf.Long): number {
+  return typeof value === 'number' ? value : protobuf.util.LongBits.from(value).toNumber(true);
+}
+
+function withProtobufjs(payload: LambdaPayload): KinesisUserRecord[] {
+  const record = recordInput(payload);
+  const data = record.data;
+  if (!isAggregated(data)) throw new Error('not an aggregate');
+  const messageEnd = data.length - 16;
+  const message = data.subarray(4, messageEnd);
+  if (!crypto.hash('md5', message, 'buffer').equals(data.subarray(messageEnd))) throw new Error('MD5 mismatch');
+  const decoded = AggregatedRecord.decode(message) as unknown as DecodedAggregate;
+  return decoded.records.map((entry, i) => {
+    const hasHashKey = Object.prototype.hasOwnProperty.call(entry, 'explicit_hash_key_index');
+    return {
+      shardId: record.shardId,
+      sequenceNumber: record.sequenceNumber,
+      subSequenceNumber: i,
+      partitionKey: decoded.partition_key_table[tableIndex(entry.partition_key_index)],
+      explicitHashKey:
+        hasHashKey && entry.explicit_hash_key_index !== undefined
+          ? decoded.explicit_hash_key_table[tableIndex(entry.explicit_hash_key_index)]
+          : undefined,
+      data: entry.data,
+      approximateArrivalTimestamp: record.approximateArrivalTimestamp,
+      aggregated: true,
+    };
+  });
+}
+
+/** Refuses to time candidates that disagree with aws-kinesis-agg. */
+function checkSameUserRecords(work: Workload): void {
+  const input = recordInput(work.payload);
+  const expected = JSON.stringify(referenceDeaggregate(input));
+  for (const [name, candidate] of [
+    ['ours', withOurReader],
+    ['protobufjs', withProtobufjs],
+  ] as const) {
+    const got = JSON.stringify(
+      candidate(work.payload).map((r) => ({
+        partitionKey: r.partitionKey,
+        explicitHashKey: r.explicitHashKey,
+        sequenceNumber: r.sequenceNumber,
+        subSequenceNumber: r.subSequenceNumber,
+        dataHex: r.data.toString('hex'),
+      })),
+    );
+    if (got !== expected) throw new Error(`${name} disagrees with aws-kinesis-agg on ${work.name}`);
+  }
+}
+
+/** Only what no candidate can skip: base64-decoding the payload and hashing the message. */
+function floorOnly(payload: LambdaPayload): unknown[] {
+  const data = Buffer.from(payload.data, 'base64');
+  return [crypto.hash('md5', data.subarray(4, data.length - 16), 'buffer')];
+}
+
+const BASELINE = 'aws-kinesis-agg deaggregateSync';
+// Short rounds, best of several: other processes on a shared machine slow single long runs unevenly.
+const ROUNDS = 5;
+const ROUND_MS = 300;
+
+export async function run(): Promise<BenchSection> {
+  const workloads = [workload('small', 10, 100), workload('KPL default size', 50, 1000), workload('large', 1000, 1000)];
+  const rows: BenchRow[] = [];
+  for (const work of workloads) {
+    checkSameUserRecords(work);
+    const candidates: Array<[string, (payload: LambdaPayload) => unknown[], string]> = [
+      [BASELINE, withAwsKinesisAgg, 'protobufjs inside; data returned as base64 strings'],
+      [`${BASELINE}, data decoded to bytes`, withAwsKinesisAggToBytes, 'the same output as ours'],
+      ['kcl-lambda deaggregate (hand-written reader)', withOurReader, 'chosen; data as Buffer views'],
+      ['protobufjs decode + our framing and mapping', withProtobufjs, 'candidate'],
+      ['floor: base64 decode + MD5 only', floorOnly, 'the part every candidate pays; bounds any speed-up'],
+    ];
+    const best = new Map<string, number>();
+    let sink = 0;
+    for (let round = 0; round < ROUNDS; round++) {
+      const bench = new Bench({ time: ROUND_MS, warmupTime: round === 0 ? 200 : 50 });
+      for (const [name, candidate] of candidates) {
+        bench.add(name, () => {
+          sink += candidate(work.payload).length;
+        });
+      }
+      await bench.run();
+      for (const [name] of candidates) {
+        const result = bench.getTask(name)?.result;
+        if (result?.state !== 'completed') throw new Error(`${name} on ${work.name} did not complete`);
+        best.set(name, Math.max(best.get(name) ?? 0, result.throughput.mean));
+      }
+    }
+    if (sink === 0) throw new Error('no user records came out');
+    const baseline = best.get(BASELINE) ?? Number.NaN;
+    for (const [name, , note] of candidates) {
+      const ops = best.get(name) ?? Number.NaN;
+      rows.push({ name: `${work.name}: ${name}`, opsPerSec: ops, ratio: ops / baseline, note });
+    }
+  }
+  return {
+    title: 'KPL de-aggregation (one Kinesis record from its Lambda payload to user records, MD5 checked)',
+    baseline: `${BASELINE} (aws-kinesis-agg ${awsKinesisAggVersion()}, computeChecksums: true), per workload`,
+    rows,
+  };
+}
+
+function awsKinesisAggVersion(): string {
+  return (require('aws-kinesis-agg/package.json') as { version: string }).version;
+}
+
+if (require.main === module) {
+  run().then(
+    (section) => {
+      console.log(`${section.title}\nbaseline: ${section.baseline}`);
+      console.table(
+        section.rows.map((row) => ({
+          name: row.name,
+          'ops/s': Math.round(row.opsPerSec),
+          ratio: row.ratio === undefined ? '' : `${row.ratio.toFixed(2)}×`,
+          note: row.note ?? '',
+        })),
+      );
+    },
+    (error: unknown) => {
+      console.error(error);
+      process.exitCode = 1;
+    },
+  );
+}
