@@ -19,7 +19,7 @@ import type { KinesisUserRecord } from './kinesis-user-record';
 import { decodeRecord, type ShardRecords } from './kinesis-event';
 import { type Lease, type LeaseStore, leaseExists, newLease } from './lease';
 import type { CheckpointingMode, KclLogger } from './options';
-import type { RecordProcessor, RecordProcessorFactory } from './record-processor';
+import type { Checkpointer, RecordProcessor, RecordProcessorFactory } from './record-processor';
 import { type ExtendedSequenceNumber, SHARD_END, compareExtended, formatExtended } from './sequence-number';
 import type { ShardLineage } from './shard-lineage';
 import { streamNameFromArn } from './stream-arn';
@@ -71,6 +71,11 @@ export class ShardConsumers {
     return consumer;
   }
 
+  /** The shard's consumer in this container, if there is one; never creates one. */
+  find(shardId: string): ShardConsumer | undefined {
+    return this.byShard.get(shardId);
+  }
+
   /** Forget a consumer that left the `initialized` state. */
   drop(consumer: ShardConsumer): void {
     if (this.byShard.get(consumer.shardId) === consumer) this.byShard.delete(consumer.shardId);
@@ -89,6 +94,7 @@ export async function consumeShardBatch(
 ): Promise<ShardBatchResult> {
   const stats = emptyShardBatchStats(batch.shardId);
   const lease = await readLease(context, batch.shardId);
+  if (guard.expired) return outOfTime(context, batch, lease, stats);
   const parentShardIds = leaseExists(lease) ? undefined : await finishParents(context, batch, stats);
   const decoded = decodeUserRecords(context, batch, stats);
   const pending = skipReplays(decoded.userRecords, lease.checkpoint, stats);
@@ -100,18 +106,27 @@ export async function consumeShardBatch(
     onWrite: (millis) => stats.checkpointWriteMs.push(millis),
   });
 
+  let consumer: ShardConsumer | undefined;
   if (pending.length > 0) {
-    const consumer = context.consumers.get(batch.shardId);
+    consumer = context.consumers.get(batch.shardId);
     await initializeIfNew(consumer, lease);
-    const outcome = await deliverRecords(consumer, pending, session, guard, stats);
+    const outcome = await deliverRecords(context, consumer, pending, session, guard, stats);
     await finishDelivery(context, consumer, outcome, pending, session);
-    if (session.leaseLost) await loseLease(context, consumer, stats);
   }
   await createLeaseRowIfAbsent(context, session);
   session.close('the batch is finished');
+  if (session.leaseLost) await loseLease(context, consumer ?? context.consumers.find(batch.shardId), batch.shardId, stats);
 
   const durable = session.leaseLost ? await winnerCheckpoint(context, session) : session.lease.checkpoint;
-  const failedSequenceNumber = firstFailure(decoded, durable, stats);
+  return batchResult(batch, durable, firstFailure(decoded, durable, stats), stats);
+}
+
+function batchResult(
+  batch: ShardRecords,
+  durable: ExtendedSequenceNumber,
+  failedSequenceNumber: string | undefined,
+  stats: ShardBatchStats,
+): ShardBatchResult {
   return {
     failedSequenceNumber,
     checkpoint: durable,
@@ -119,6 +134,18 @@ export async function consumeShardBatch(
     firstSequenceNumber: batch.records[0]?.kinesis.sequenceNumber,
     lastSequenceNumber: batch.records[batch.records.length - 1]?.kinesis.sequenceNumber,
   };
+}
+
+/**
+ * Step (timeout guard): the guard fired before this shard's turn (an earlier shard of
+ * the invocation, or a margin as long as the time left). Nothing is started, written
+ * or delivered; Lambda delivers again from the first record above the checkpoint.
+ */
+function outOfTime(context: LifecycleContext, batch: ShardRecords, lease: Lease, stats: ShardBatchStats): ShardBatchResult {
+  context.logger.warn('Timeout guard: no time left to start this shard; nothing delivered', { shardId: batch.shardId });
+  const decoded = decodeUserRecords(context, batch, stats);
+  skipReplays(decoded.userRecords, lease.checkpoint, stats);
+  return batchResult(batch, lease.checkpoint, firstFailure(decoded, lease.checkpoint, stats), stats);
 }
 
 /** Step: the one consistent read of the batch. */
@@ -181,25 +208,30 @@ async function initializeIfNew(consumer: ShardConsumer, lease: Lease): Promise<v
 type DeliveryOutcome =
   | { readonly kind: 'completed' }
   | { readonly kind: 'failed'; readonly error: unknown }
-  | { readonly kind: 'stopped' };
+  | { readonly kind: 'stopped' }
+  | { readonly kind: 'notStarted' };
 
 /** Step: processRecords, unless the timeout guard fires first. */
 async function deliverRecords(
+  context: LifecycleContext,
   consumer: ShardConsumer,
   records: readonly KinesisUserRecord[],
   session: CheckpointSession,
   guard: TimeoutGuard,
   stats: ShardBatchStats,
 ): Promise<DeliveryOutcome> {
+  // The guard may have fired while parents were ended or the processor initialized.
+  if (guard.expired) return { kind: 'notStarted' };
   const last = records[records.length - 1];
   session.setScope({ kind: 'records', largestDelivered: last });
+  const gate = new CheckpointGate(consumer.shardId, session);
   const started = Date.now();
   const processing: Promise<DeliveryOutcome> = Promise.resolve()
     .then(() =>
       consumer.processor.processRecords({
         shardId: consumer.shardId,
         records,
-        checkpointer: session.checkpointer,
+        checkpointer: gate.checkpointer,
         millisBehindLatest: Math.max(0, Date.now() - last.approximateArrivalTimestamp.getTime()),
       }),
     )
@@ -212,18 +244,57 @@ async function deliverRecords(
     stats.processRecordsMs = Date.now() - started;
     return first;
   }
-  await requestShutdown(consumer, session);
+  await requestShutdown(context, consumer, session, gate);
   stats.processRecordsMs = Date.now() - started;
   return { kind: 'stopped' };
 }
 
+/**
+ * processRecords' checkpointer: the session's, until shutdownRequested has returned.
+ * From then on processRecords (which may still be running) is refused at once, even
+ * while the session settles the writes shutdownRequested started.
+ */
+class CheckpointGate {
+  private shut = false;
+  readonly checkpointer: Checkpointer;
+
+  constructor(shardId: string, session: CheckpointSession) {
+    const checkpoint = session.checkpointer.checkpoint as (...target: unknown[]) => Promise<void>;
+    this.checkpointer = {
+      checkpoint: (...target: unknown[]) =>
+        this.shut
+          ? Promise.reject(
+              new CheckpointError('ShutdownException', `cannot checkpoint ${shardId}: the invocation is about to time out (shutdownRequested has returned)`),
+            )
+          : checkpoint(...target),
+    } as Checkpointer;
+  }
+
+  shutDown(): void {
+    this.shut = true;
+  }
+}
+
 /** Step (timeout guard): let the processor checkpoint what it finished, then stop. */
-async function requestShutdown(consumer: ShardConsumer, session: CheckpointSession): Promise<void> {
+async function requestShutdown(
+  context: LifecycleContext,
+  consumer: ShardConsumer,
+  session: CheckpointSession,
+  gate: CheckpointGate,
+): Promise<void> {
   try {
     await consumer.processor.shutdownRequested?.({ checkpointer: session.checkpointer });
+  } catch (error) {
+    // Failing the invocation here would make Lambda replay the whole batch; the
+    // response from the durable checkpoint keeps what was checkpointed.
+    context.logger.error('shutdownRequested failed; reporting the records above the checkpoint as failed', {
+      shardId: consumer.shardId,
+      error,
+    });
   } finally {
     // processRecords may still be running; from here on its checkpoints are refused
     // so the table never moves past what the response reports as done.
+    gate.shutDown();
     await session.settle();
     session.close('the invocation is about to time out (shutdownRequested)');
   }
@@ -238,6 +309,10 @@ async function finishDelivery(
   session: CheckpointSession,
 ): Promise<void> {
   await session.settle();
+  if (outcome.kind === 'notStarted') {
+    context.logger.warn('Timeout guard: no time left to deliver; nothing delivered', { shardId: consumer.shardId });
+    return;
+  }
   if (outcome.kind === 'stopped') {
     context.consumers.drop(consumer);
     context.logger.warn('Timeout guard: stopped delivering and requested shutdown', { shardId: consumer.shardId });
@@ -275,12 +350,22 @@ async function createLeaseRowIfAbsent(context: LifecycleContext, session: Checkp
   }
 }
 
-/** Step: another writer holds the shard. */
-async function loseLease(context: LifecycleContext, consumer: ShardConsumer, stats: ShardBatchStats): Promise<void> {
+/**
+ * Step: a conditional write showed that another writer holds the shard. The shard's
+ * processor in this container (if it has one, even one just shut down by the timeout
+ * guard) gets leaseLost and is dropped; the next batch starts a fresh one.
+ */
+async function loseLease(
+  context: LifecycleContext,
+  consumer: ShardConsumer | undefined,
+  shardId: string,
+  stats: ShardBatchStats,
+): Promise<void> {
   stats.leaseLost += 1;
+  context.logger.warn('Lease lost: another writer checkpointed this shard', { shardId });
+  if (!consumer) return;
   context.consumers.drop(consumer);
-  context.logger.warn('Lease lost: another writer checkpointed this shard', { shardId: consumer.shardId });
-  await consumer.processor.leaseLost?.({});
+  if (consumer.state === 'initialized') await consumer.processor.leaseLost?.({});
 }
 
 /** After a lost race, what counts is the winner's checkpoint, never ours. */
@@ -385,7 +470,6 @@ async function endShard(
   stats: ShardBatchStats,
 ): Promise<void> {
   const consumer = context.consumers.get(shardId);
-  await initializeIfNew(consumer, lease);
   const session = new CheckpointSession({
     store: context.store,
     lease,
@@ -393,19 +477,12 @@ async function endShard(
     onWrite: (millis) => stats.checkpointWriteMs.push(millis),
   });
   session.setScope({ kind: 'shardEnd' });
-  try {
-    await consumer.processor.shardEnded({ checkpointer: session.checkpointer });
-  } catch (error) {
-    throw new ParentShardNotFinishedError(childShardId, shardId, `failed in shardEnded: ${describe(error)}`);
-  } finally {
-    await session.settle();
-    session.close('shardEnded has returned');
-    context.consumers.drop(consumer);
-  }
-  if (session.leaseLost) {
-    await consumer.processor.leaseLost?.({});
-    stats.leaseLost += 1;
-    throw new ParentShardNotFinishedError(childShardId, shardId, 'lost its lease while ending');
+  const failure = await callShardEnded(consumer, lease, session);
+  context.consumers.drop(consumer);
+  // A lost write comes first: the processor must hear leaseLost even if it rethrew the ShutdownException.
+  if (session.leaseLost) return loseEndingLease(context, consumer, childShardId, shardId, stats);
+  if (failure) {
+    throw new ParentShardNotFinishedError(childShardId, shardId, `failed in ${failure.step}: ${describe(failure.error)}`);
   }
   if (session.lease.checkpoint.sequenceNumber !== SHARD_END) {
     throw new ParentShardNotFinishedError(
@@ -416,6 +493,52 @@ async function endShard(
   }
   stats.shardEnded += 1;
   context.logger.info('Shard ended', { shardId, childShardId });
+}
+
+/** initialize (a processor new to this container) and shardEnded; what threw, once the session is closed. */
+async function callShardEnded(
+  consumer: ShardConsumer,
+  lease: Lease,
+  session: CheckpointSession,
+): Promise<{ readonly step: 'initialize' | 'shardEnded'; readonly error: unknown } | undefined> {
+  try {
+    await initializeIfNew(consumer, lease);
+  } catch (error) {
+    session.close('initialize failed');
+    return { step: 'initialize', error };
+  }
+  try {
+    await consumer.processor.shardEnded({ checkpointer: session.checkpointer });
+    return undefined;
+  } catch (error) {
+    return { step: 'shardEnded', error };
+  } finally {
+    await session.settle();
+    session.close('shardEnded has returned');
+  }
+}
+
+/**
+ * Step: the parent's SHARD_END write lost its race. If the winner ended the shard
+ * (another container handling the other child), the child may go on; otherwise
+ * another worker still holds the parent and the child waits.
+ */
+async function loseEndingLease(
+  context: LifecycleContext,
+  consumer: ShardConsumer,
+  childShardId: string,
+  shardId: string,
+  stats: ShardBatchStats,
+): Promise<void> {
+  stats.leaseLost += 1;
+  if (consumer.state === 'initialized') await consumer.processor.leaseLost?.({});
+  const winner = await context.store.getLease(shardId);
+  if (winner?.checkpoint.sequenceNumber === SHARD_END) {
+    context.logger.info('Shard ended by another writer', { shardId, childShardId });
+    return;
+  }
+  const held = winner ? `at ${formatExtended(winner.checkpoint)} by ${winner.leaseOwner ?? 'an unnamed owner'}` : 'without a row';
+  throw new ParentShardNotFinishedError(childShardId, shardId, `lost its lease while ending: another writer holds it ${held}`);
 }
 
 function describe(error: unknown): string {

@@ -22,10 +22,13 @@ export function defaultGuardMillis(remainingMillis: number): number {
 export class TimeoutGuard {
   private timer?: NodeJS.Timeout;
   private hasFired = false;
+  /** When the guard fires (epoch millis); a timer can run late, the clock cannot. */
+  private readonly firesAt: number;
   /** Resolves when the guard fires; never rejects. */
   readonly fired: Promise<'timeout'>;
 
   private constructor(delayMillis: number | undefined) {
+    this.firesAt = delayMillis === undefined ? Number.POSITIVE_INFINITY : Date.now() + delayMillis;
     this.fired = new Promise((resolve) => {
       if (delayMillis === undefined) return;
       this.timer = setTimeout(() => {
@@ -47,8 +50,9 @@ export class TimeoutGuard {
     return new TimeoutGuard(remaining - (guardMillis ?? defaultGuardMillis(remaining)));
   }
 
+  /** True once the guard has fired, or its time has come and the timer has not run yet. */
   get expired(): boolean {
-    return this.hasFired;
+    return this.hasFired || Date.now() >= this.firesAt;
   }
 
   stop(): void {
