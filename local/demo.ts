@@ -89,11 +89,13 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   if (!Number.isInteger(shardCount) || shardCount < 1 || shardCount > 50) throw new RangeError(`shards must be an integer in [1, 50], got ${shardCount}`);
   if (!(failRate >= 0 && failRate < 1)) throw new RangeError(`fail rate must be in [0, 1), got ${failRate}`);
 
-  const { settings, source: settingsSource } = await loadSettings(options);
+  // Cheapest checks first: a bad module or endpoint fails before anything is synthesized.
   const processor = await loadProcessorModule(options.processor ?? DEFAULT_PROCESSOR_MODULE);
   const services = await connectLocalServices(options);
-  const progress = new RunProgress(options.progress);
+  let progress: RunProgress | undefined;
   try {
+    const { settings, source: settingsSource } = await loadSettings(options);
+    progress = new RunProgress(options.progress);
     const runId = `${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
     const streamName = options.stream ?? `kcl-lambda-demo-${runId}`;
     const tableName = `kcl-lambda-demo-${runId}-checkpoints`;
@@ -103,7 +105,10 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
       await createStream(services.kinesis, streamName, shardCount);
     }
     await ensureCheckpointTable(services.dynamoDb, tableName);
-    const restore = setEnvironment(runtimeEnvironment(services, settings, tableName, streamName));
+    const environment = runtimeEnvironment(services, settings, tableName, streamName);
+    // A handler module logs through its own logger: keep its per-batch lines out of the summary unless asked.
+    if (!options.verbose && process.env.AWS_LAMBDA_LOG_LEVEL === undefined) environment.AWS_LAMBDA_LOG_LEVEL = 'WARN';
+    const restore = setEnvironment(environment);
 
     try {
       return await runAgainst({
@@ -123,7 +128,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
       restore();
     }
   } finally {
-    progress.stop();
+    progress?.stop();
     await services.close();
   }
 }

@@ -74,7 +74,10 @@ export interface EventSourceMappingOptions {
 interface PendingBatch {
   records: KinesisRecord[];
   invocations: number;
-  /** Failures charged to the retry quota (bisecting is free, as in Lambda). */
+  /**
+   * Failures charged to the retry quota since the head record of `records` became
+   * the head: bisecting is free, as in Lambda, and progress starts a new count.
+   */
   retriesUsed: number;
   lastRequestId?: string;
   lastFunctionError?: string;
@@ -490,6 +493,8 @@ export class EmulatedEventSourceMapping {
       state.stats.recordsSucceeded += verdict.retryFromIndex;
       batch.records = batch.records.slice(verdict.retryFromIndex);
       batch.lastFunctionError = undefined;
+      // The quota is per record at the head of the retry: a new head has failed once, now.
+      if (verdict.retryFromIndex > 0) batch.retriesUsed = 0;
     } else {
       batch.lastFunctionError = verdict.functionError;
       if (this.settings.bisectBatchOnFunctionError && batch.records.length > 1) {

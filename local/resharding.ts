@@ -69,12 +69,16 @@ export async function mergeAdjacentShards(
   return merged;
 }
 
-/** Two open shards whose hash key ranges touch, lowest first; undefined if there are none. */
+/**
+ * Two open shards whose hash key ranges touch (lower range first), taken from the
+ * top of the hash key space so a merge after a split of the lowest shard leaves
+ * the split's children alone; undefined if there are none.
+ */
 export function adjacentOpenShards(shards: readonly Shard[]): [Shard, Shard] | undefined {
   const open = shards
     .filter(isOpen)
     .sort((a, b) => (BigInt(a.HashKeyRange!.StartingHashKey!) < BigInt(b.HashKeyRange!.StartingHashKey!) ? -1 : 1));
-  for (let index = 0; index + 1 < open.length; index++) {
+  for (let index = open.length - 2; index >= 0; index--) {
     if (BigInt(open[index].HashKeyRange!.EndingHashKey!) + BigInt(1) === BigInt(open[index + 1].HashKeyRange!.StartingHashKey!)) {
       return [open[index], open[index + 1]];
     }
