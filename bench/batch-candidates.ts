@@ -1,0 +1,113 @@
+/**
+ * The contenders of the handler-overhead benchmark, apart from the timing so that
+ * tests can check them: the shared no-op, the hand-written loop, Powertools, and
+ * the processors our wrappers run.
+ */
+import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
+import type { KinesisStreamBatchResponse, KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
+import { InMemoryLeaseStore } from '../lambda/in-memory-lease-store';
+import type { KinesisUserRecord } from '../lambda/kinesis-user-record';
+import { newLease } from '../lambda/lease';
+import type { Checkpointer, RecordProcessor } from '../lambda/record-processor';
+import { TRIM_HORIZON } from '../lambda/sequence-number';
+
+/** The same no-op for every candidate; it counts, so nothing can skip it unnoticed. */
+export class NoOpWork {
+  delivered = 0;
+  bytes = 0;
+
+  readonly handle = (data: Uint8Array): void => {
+    this.delivered += 1;
+    this.bytes += data.length;
+  };
+}
+
+/** Quiet: one log line per batch and one EMF line would otherwise go to stdout. */
+export const SILENT_LOGGER = { debug() {}, info() {}, warn() {}, error() {} };
+export const QUIET = { logger: SILENT_LOGGER, metrics: false } as const;
+
+/** (1) What a careful engineer writes without a library: in order, stop at the first failure. */
+export function handWrittenLoop(work: NoOpWork) {
+  return async (event: KinesisStreamEvent): Promise<KinesisStreamBatchResponse> => {
+    const records = event.Records;
+    for (let index = 0; index < records.length; index += 1) {
+      const record = records[index];
+      try {
+        await work.handle(Buffer.from(record.kinesis.data, 'base64'));
+      } catch {
+        return { batchItemFailures: [{ itemIdentifier: record.kinesis.sequenceNumber }] };
+      }
+    }
+    return { batchItemFailures: [] };
+  };
+}
+
+/** (2) Powertools, sequential; its Kinesis record handler gets the raw record, so it decodes. */
+export function powertoolsSequential(work: NoOpWork) {
+  const processor = new BatchProcessor(EventType.KinesisDataStreams);
+  const recordHandler = (record: KinesisStreamRecord) => work.handle(Buffer.from(record.kinesis.data, 'base64'));
+  return (event: KinesisStreamEvent) =>
+    processPartialResponse(event, recordHandler, processor, { processInParallel: false }) as Promise<KinesisStreamBatchResponse>;
+}
+
+/** A withKclProcessor processor that hands each record to the no-op and lets auto mode checkpoint. */
+export function noOpProcessor(work: NoOpWork): RecordProcessor {
+  return {
+    initialize() {},
+    processRecords({ records }) {
+      for (const record of records) work.handle(record.data);
+    },
+    shardEnded({ checkpointer }) {
+      return checkpointer.checkpoint();
+    },
+  };
+}
+
+/**
+ * withRecordHandler's adapter, line for line (lambda/with-record-handler.ts): it takes
+ * no lease-store override, so the in-memory variant runs this copy on the same engine.
+ * The dynalite variant runs the real withRecordHandler.
+ */
+export function perRecordProcessor(handle: (record: KinesisUserRecord) => unknown): RecordProcessor {
+  let stopRequested = false;
+  let running: Promise<void> | undefined;
+  const handleInOrder = async (records: readonly KinesisUserRecord[], checkpointer: Checkpointer) => {
+    let lastHandled: KinesisUserRecord | undefined;
+    for (const record of records) {
+      if (stopRequested) break;
+      try {
+        await handle(record);
+      } catch (error) {
+        if (lastHandled) await checkpointer.checkpoint(lastHandled).catch(() => undefined);
+        throw error;
+      }
+      lastHandled = record;
+    }
+    if (stopRequested && lastHandled) await checkpointer.checkpoint(lastHandled).catch(() => undefined);
+  };
+  return {
+    initialize() {},
+    processRecords({ records, checkpointer }) {
+      stopRequested = false;
+      running = handleInOrder(records, checkpointer);
+      return running;
+    },
+    shardEnded({ checkpointer }) {
+      return checkpointer.checkpoint();
+    },
+    async shutdownRequested() {
+      stopRequested = true;
+      await running?.catch(() => undefined);
+    },
+  };
+}
+
+/** A lease store whose shard already has a row: steady state, no lineage lookup. */
+export async function seededInMemoryStore(shardId: string): Promise<InMemoryLeaseStore> {
+  const store = new InMemoryLeaseStore();
+  await store.writeCheckpoint(newLease(shardId), {
+    checkpoint: { sequenceNumber: TRIM_HORIZON, subSequenceNumber: 0 },
+    owner: 'kcl-bench',
+  });
+  return store;
+}
