@@ -25,7 +25,7 @@ interface JournalEntry {
   readonly detail?: string | string[];
 }
 
-type ShardEndBehaviour = 'checkpoint' | 'forget' | 'throw';
+type ShardEndBehaviour = 'checkpoint' | 'forget' | 'throw' | 'initializeThrows';
 
 describe('shard end and parent-before-child against kinesalite and dynalite', () => {
   let harness: RuntimeHarness;
@@ -54,7 +54,10 @@ describe('shard end and parent-before-child against kinesalite and dynalite', ()
       created.push(shardId);
       const log = (call: JournalEntry['call'], detail?: JournalEntry['detail']) => void journal.push({ container: name, shardId, call, detail });
       return {
-        initialize: ({ extendedSequenceNumber }) => log('initialize', extendedSequenceNumber.sequenceNumber),
+        initialize: ({ extendedSequenceNumber }) => {
+          log('initialize', extendedSequenceNumber.sequenceNumber);
+          if (shardEnd === 'initializeThrows') throw new Error('no connection to the sink');
+        },
         processRecords: ({ records }) => log('processRecords', records.map((record) => record.sequenceNumber)),
         shardEnded: async ({ checkpointer }) => {
           log('shardEnded');
@@ -243,6 +246,19 @@ describe('shard end and parent-before-child against kinesalite and dynalite', ()
 
     const error = await rejection(handler(await eventOf(stream, lower)));
     expect(error.message).toBe(`Shard ${lower} cannot start: parent shard ${parent} failed in shardEnded: Error: flush to the sink failed`);
+    expect(await harness.row(tableName, parent)).toBeUndefined();
+  });
+
+  test('a fresh processor whose initialize throws blocks the child, naming the parent and the step', async () => {
+    const stream = await harness.newStream(1);
+    const parent = stream.shardIds[0];
+    const [lower] = await splitShard(harness.kinesis, stream.streamName, parent);
+    await put(stream, lower, 1, 'after');
+    const { handler } = container('A', 'initializeThrows');
+
+    const error = await rejection(handler(await eventOf(stream, lower)));
+    expect(error.message).toBe(`Shard ${lower} cannot start: parent shard ${parent} failed in initialize: Error: no connection to the sink`);
+    expect(calls(parent, 'shardEnded')).toEqual([]);
     expect(await harness.row(tableName, parent)).toBeUndefined();
   });
 
