@@ -148,8 +148,8 @@ function floorOnly(payload: LambdaPayload): unknown[] {
 
 const BASELINE = 'aws-kinesis-agg deaggregateSync';
 // Short rounds, best of several: other processes on a shared machine slow single long runs unevenly.
-const ROUNDS = 5;
-const ROUND_MS = 250;
+const ROUNDS = 8;
+const ROUND_MS = 150;
 const OURS = 'kcl-lambda deaggregate (hand-written reader)';
 const READER_ALONE = 'decoder alone: hand-written reader';
 const PROTOBUFJS_ALONE = 'decoder alone: protobufjs Type.decode';
