@@ -112,7 +112,11 @@ export function renderSummary(summary: RunSummary): string {
   );
   lines.push(`Elapsed: ${(summary.elapsedMs / 1000).toFixed(1)} s`);
   if (summary.problems.length === 0) {
-    lines.push('OK: every record processed at least once, in order per shard; SHARD_END on every closed shard.');
+    lines.push(
+      totals.produced !== undefined && totals.processed !== undefined
+        ? 'OK: every record processed at least once, in order per shard; SHARD_END on every closed shard.'
+        : 'OK: nothing discarded; SHARD_END on every closed shard with a started child.',
+    );
   } else {
     lines.push('PROBLEMS:');
     for (const problem of summary.problems) lines.push(`  - ${problem}`);
