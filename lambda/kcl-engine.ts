@@ -38,7 +38,6 @@ export function createKclHandler(
   const logger = createLogger(options);
   const metrics = overrides.metrics ?? createMetricsSink(options, { logger });
   let context: LifecycleContext | undefined;
-  const running = new Map<string, Promise<unknown>>();
 
   const lifecycleContext = (): LifecycleContext => {
     if (context) return context;
@@ -56,16 +55,6 @@ export function createKclHandler(
     return context;
   };
 
-  /** One batch per shard at a time, as Lambda guarantees per shard; also within one container. */
-  const serialized = <T>(shardId: string, work: () => Promise<T>): Promise<T> => {
-    const previous = running.get(shardId) ?? Promise.resolve();
-    const next = previous.then(work, work);
-    const tail = next.catch(() => undefined);
-    running.set(shardId, tail);
-    void tail.then(() => running.get(shardId) === tail && running.delete(shardId));
-    return next;
-  };
-
   return async (event, lambdaContext) => {
     const shards = shardRecordsOf(event);
     const engine = lifecycleContext();
@@ -75,7 +64,7 @@ export function createKclHandler(
     try {
       for (const shard of shards) {
         const started = Date.now();
-        const result = await serialized(shard.shardId, () => consumeShardBatch(engine, shard, guard));
+        const result = await engine.consumers.exclusive(shard.shardId, () => consumeShardBatch(engine, shard, guard));
         stats.push(result.stats);
         if (result.failedSequenceNumber) batchItemFailures.push({ itemIdentifier: result.failedSequenceNumber });
         logger.info(

@@ -59,6 +59,7 @@ export interface ShardConsumer {
 /** The live consumers of this container, one per shard. */
 export class ShardConsumers {
   private readonly byShard = new Map<string, ShardConsumer>();
+  private readonly busy = new Map<string, Promise<unknown>>();
 
   constructor(private readonly factory: RecordProcessorFactory) {}
 
@@ -81,8 +82,18 @@ export class ShardConsumers {
     if (this.byShard.get(consumer.shardId) === consumer) this.byShard.delete(consumer.shardId);
   }
 
-  has(shardId: string): boolean {
-    return this.byShard.has(shardId);
+  /**
+   * Runs `work` when nothing else runs for this shard in this container: one batch
+   * per shard at a time, as Lambda guarantees, and a parent is ended once even when
+   * both children of a split arrive together. Locks are only ever taken from child
+   * to parent, so they cannot deadlock.
+   */
+  exclusive<T>(shardId: string, work: () => Promise<T>): Promise<T> {
+    const next = (this.busy.get(shardId) ?? Promise.resolve()).then(work, work);
+    const tail = next.catch(() => undefined);
+    this.busy.set(shardId, tail);
+    void tail.then(() => this.busy.get(shardId) === tail && this.busy.delete(shardId));
+    return next;
   }
 }
 
@@ -223,6 +234,8 @@ async function deliverRecords(
   // The guard may have fired while parents were ended or the processor initialized.
   if (guard.expired) return { kind: 'notStarted' };
   const last = records[records.length - 1];
+  const millisBehindLatest = Math.max(0, Date.now() - last.approximateArrivalTimestamp.getTime());
+  stats.millisBehindLatest = millisBehindLatest;
   session.setScope({ kind: 'records', largestDelivered: last });
   const gate = new CheckpointGate(consumer.shardId, session);
   const started = Date.now();
@@ -232,7 +245,7 @@ async function deliverRecords(
         shardId: consumer.shardId,
         records,
         checkpointer: gate.checkpointer,
-        millisBehindLatest: Math.max(0, Date.now() - last.approximateArrivalTimestamp.getTime()),
+        millisBehindLatest,
       }),
     )
     .then(
@@ -401,7 +414,9 @@ async function finishParents(
   const streamName = streamNameFromArn(batch.eventSourceArn);
   const parents = await context.lineage().parentsOf(streamName, batch.shardId);
   for (const parentShardId of parents) {
-    await finishParent(context, streamName, batch.shardId, parentShardId, stats);
+    await context.consumers.exclusive(parentShardId, () =>
+      finishParent(context, streamName, batch.shardId, parentShardId, stats),
+    );
   }
   return parents;
 }
