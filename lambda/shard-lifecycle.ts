@@ -13,7 +13,7 @@
 import type { KinesisStreamRecord } from 'aws-lambda';
 import { type ShardBatchStats, emptyShardBatchStats } from './batch-metrics';
 import { CheckpointSession } from './checkpointer';
-import { deaggregate } from './deaggregate';
+import { type KinesisRecordInput, deaggregate } from './deaggregate';
 import { CheckpointError, InvalidKinesisEventError, ParentShardNotFinishedError } from './errors';
 import type { KinesisUserRecord } from './kinesis-user-record';
 import { decodeRecord, type ShardRecords } from './kinesis-event';
@@ -188,13 +188,18 @@ function decodeUserRecords(context: LifecycleContext, batch: ShardRecords, stats
     }
     stats.kinesisRecords += 1;
     stats.kinesisBytes += input.data.length;
-    if (context.deaggregate) {
-      for (const userRecord of deaggregate(input, warn)) userRecords.push(userRecord);
-    } else {
-      userRecords.push({ ...input, subSequenceNumber: 0, aggregated: false });
-    }
+    for (const userRecord of userRecordsOf(context, input, warn)) userRecords.push(userRecord);
   }
   return { userRecords };
+}
+
+/** One Kinesis record as user records: its KPL contents, or itself. */
+function userRecordsOf(
+  context: LifecycleContext,
+  input: KinesisRecordInput,
+  warn?: (message: string) => void,
+): readonly KinesisUserRecord[] {
+  return context.deaggregate ? deaggregate(input, warn) : [{ ...input, subSequenceNumber: 0, aggregated: false }];
 }
 
 /** Step: drop what the checkpoint already covers (a replay), so nothing is delivered twice. */
@@ -468,8 +473,8 @@ function unprocessedRecords(
       data: Buffer.from(record.data.buffer, record.data.byteOffset, record.data.byteLength),
       approximateArrivalTimestamp: record.approximateArrivalTimestamp ?? new Date(0),
     };
-    if (context.deaggregate) userRecords.push(...deaggregate(input));
-    else userRecords.push({ ...input, subSequenceNumber: 0, aggregated: false });
+    // No warning here: this only looks at records whose delivery already warned.
+    userRecords.push(...userRecordsOf(context, input));
   }
   return userRecords.filter((record) => compareExtended(record, checkpoint) > 0);
 }
