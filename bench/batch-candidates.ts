@@ -8,7 +8,8 @@ import type { KinesisStreamBatchResponse, KinesisStreamEvent, KinesisStreamRecor
 import { InMemoryLeaseStore } from '../lambda/in-memory-lease-store';
 import type { KinesisUserRecord } from '../lambda/kinesis-user-record';
 import { newLease } from '../lambda/lease';
-import type { Checkpointer, RecordProcessor } from '../lambda/record-processor';
+import type { RecordProcessor } from '../lambda/record-processor';
+import { RecordHandlerProcessor } from '../lambda/with-record-handler';
 import { TRIM_HORIZON } from '../lambda/sequence-number';
 
 /** The same no-op for every candidate; it counts, so nothing can skip it unnoticed. */
@@ -63,43 +64,9 @@ export function noOpProcessor(work: NoOpWork): RecordProcessor {
   };
 }
 
-/**
- * withRecordHandler's adapter, line for line (lambda/with-record-handler.ts): it takes
- * no lease-store override, so the in-memory variant runs this copy on the same engine.
- * The dynalite variant runs the real withRecordHandler.
- */
-export function perRecordProcessor(handle: (record: KinesisUserRecord) => unknown): RecordProcessor {
-  let stopRequested = false;
-  let running: Promise<void> | undefined;
-  const handleInOrder = async (records: readonly KinesisUserRecord[], checkpointer: Checkpointer) => {
-    let lastHandled: KinesisUserRecord | undefined;
-    for (const record of records) {
-      if (stopRequested) break;
-      try {
-        await handle(record);
-      } catch (error) {
-        if (lastHandled) await checkpointer.checkpoint(lastHandled).catch(() => undefined);
-        throw error;
-      }
-      lastHandled = record;
-    }
-    if (stopRequested && lastHandled) await checkpointer.checkpoint(lastHandled).catch(() => undefined);
-  };
-  return {
-    initialize() {},
-    processRecords({ records, checkpointer }) {
-      stopRequested = false;
-      running = handleInOrder(records, checkpointer);
-      return running;
-    },
-    shardEnded({ checkpointer }) {
-      return checkpointer.checkpoint();
-    },
-    async shutdownRequested() {
-      stopRequested = true;
-      await running?.catch(() => undefined);
-    },
-  };
+/** withRecordHandler's own adapter, run on the engine with a lease store of our choosing. */
+export function perRecordProcessor(handle: (record: KinesisUserRecord) => void): RecordProcessor {
+  return new RecordHandlerProcessor(handle);
 }
 
 /** A lease store whose shard already has a row: steady state, no lineage lookup. */

@@ -1,6 +1,5 @@
 import type { KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
 import { InvalidKinesisEventError } from './errors';
-import type { KinesisRecordInput } from './deaggregate';
 import { isNumericSequenceNumber } from './sequence-number';
 
 /** The records of one shard in an invocation, in the order Lambda sent them. */
@@ -21,15 +20,23 @@ export function shardRecordsOf(event: unknown): ShardRecords[] {
     const got = event === null || typeof event !== 'object' ? typeof event : `keys ${JSON.stringify(Object.keys(event))}`;
     throw new InvalidKinesisEventError(`Not a Kinesis stream event: there is no Records array (got ${got})`);
   }
-  const byShard = new Map<string, { shardId: string; eventSourceArn: string; records: KinesisStreamRecord[] }>();
-  records.forEach((record: unknown, index) => {
-    const checked = checkRecord(record, index);
-    const shardId = shardIdOf(checked, index);
-    let group = byShard.get(shardId);
-    if (!group) byShard.set(shardId, (group = { shardId, eventSourceArn: checked.eventSourceARN, records: [] }));
-    group.records.push(checked);
-  });
-  return [...byShard.values()];
+  const groups: { shardId: string; eventSourceArn: string; records: KinesisStreamRecord[] }[] = [];
+  let current: (typeof groups)[number] | undefined;
+  for (let index = 0; index < records.length; index += 1) {
+    const checked = checkRecord(records[index], index);
+    // Lambda sends one shard per invocation: only look the group up when the shard changes.
+    if (current === undefined || !isOfShard(checked.eventID, current.shardId)) {
+      const shardId = shardIdOf(checked, index);
+      current = groups.find((group) => group.shardId === shardId);
+      if (!current) groups.push((current = { shardId, eventSourceArn: checked.eventSourceARN, records: [] }));
+    }
+    current.records.push(checked);
+  }
+  return groups;
+}
+
+function isOfShard(eventId: string, shardId: string): boolean {
+  return eventId.startsWith(shardId) && eventId.charCodeAt(shardId.length) === 58; // ':'
 }
 
 function checkRecord(record: unknown, index: number): KinesisStreamRecord {
@@ -79,19 +86,20 @@ function shardIdOf(record: KinesisStreamRecord, index: number): string {
  * Decodes a record's base64 payload. Node's decoder skips characters it does not
  * know, so a length check is what catches corrupt input without a second pass.
  */
-export function decodeRecord(shardId: string, record: KinesisStreamRecord): KinesisRecordInput {
-  const { data: base64, sequenceNumber, partitionKey, approximateArrivalTimestamp } = record.kinesis;
+export function decodeData(shardId: string, record: KinesisStreamRecord): Buffer {
+  const base64 = record.kinesis.data;
   const data = Buffer.from(base64, 'base64');
   if (base64.length % 4 !== 0 || data.length !== decodedLength(base64)) {
-    throw new InvalidKinesisEventError(`Record ${sequenceNumber} of ${shardId} has data that is not valid base64`);
+    throw new InvalidKinesisEventError(
+      `Record ${record.kinesis.sequenceNumber} of ${shardId} has data that is not valid base64`,
+    );
   }
-  return {
-    shardId,
-    sequenceNumber,
-    partitionKey,
-    data,
-    approximateArrivalTimestamp: new Date(Math.round(Number(approximateArrivalTimestamp) * 1000)),
-  };
+  return data;
+}
+
+/** Lambda gives the arrival time in epoch seconds with a fraction. */
+export function arrivalOf(record: KinesisStreamRecord): Date {
+  return new Date(Math.round(Number(record.kinesis.approximateArrivalTimestamp) * 1000));
 }
 
 function decodedLength(base64: string): number {

@@ -18,15 +18,20 @@ export interface ExtendedSequenceNumber {
   readonly subSequenceNumber: number;
 }
 
-const DIGITS = /^[0-9]+$/;
 const SENTINELS: ReadonlySet<string> = new Set([TRIM_HORIZON, LATEST, AT_TIMESTAMP, SHARD_END]);
 
 export function isSentinel(value: string): value is SentinelCheckpoint {
   return SENTINELS.has(value);
 }
 
+/** Non-empty and only decimal digits. A loop: this runs once per record. */
 export function isNumericSequenceNumber(value: string): boolean {
-  return DIGITS.test(value);
+  if (value.length === 0) return false;
+  for (let index = 0; index < value.length; index += 1) {
+    const code = value.charCodeAt(index);
+    if (code < 48 || code > 57) return false;
+  }
+  return true;
 }
 
 /** True for a decimal sequence number or a KCL sentinel. */
@@ -43,12 +48,38 @@ export function compareSequenceNumbers(a: string, b: string): number {
   const rankA = rank(a);
   const rankB = rank(b);
   if (rankA !== rankB) return rankA - rankB;
-  if (rankA !== 1) return 0;
-  // Same length without leading zeros means a plain string compare is numeric;
-  // BigInt handles the general case (leading zeros, different lengths).
-  const bigA = BigInt(a);
-  const bigB = BigInt(b);
-  return bigA < bigB ? -1 : bigA > bigB ? 1 : 0;
+  return rankA === 1 ? compareDigits(canonical(a), canonical(b)) : 0;
+}
+
+/**
+ * Two decimal strings without leading zeros compare as numbers by length, then
+ * character by character: the same order as BigInt, without parsing 128-bit values.
+ */
+function compareDigits(a: string, b: string): number {
+  if (a.length !== b.length) return a.length - b.length;
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Kinesis never sends leading zeros, but a hand-written checkpoint might have them. */
+function canonical(digits: string): string {
+  return digits.length > 1 && digits.charCodeAt(0) === 48 ? digits.replace(/^0+(?=.)/, '') : digits;
+}
+
+/**
+ * A test for "strictly after `position`", built once and applied to many records
+ * (the replay filter and the failure search run it on every record of a batch).
+ * Records must carry numeric sequence numbers, as Kinesis events do.
+ */
+export function isAfter(position: ExtendedSequenceNumber): (record: ExtendedSequenceNumber) => boolean {
+  const positionRank = rank(position.sequenceNumber);
+  if (positionRank === 0) return () => true;
+  if (positionRank === 2) return () => false;
+  const digits = canonical(position.sequenceNumber);
+  const sub = position.subSequenceNumber;
+  return (record) => {
+    const order = compareDigits(canonical(record.sequenceNumber), digits);
+    return order > 0 || (order === 0 && record.subSequenceNumber > sub);
+  };
 }
 
 /** Orders (sequence, sub-sequence) positions. */
@@ -71,6 +102,6 @@ export function formatExtended(position: ExtendedSequenceNumber): string {
 function rank(value: string): number {
   if (isNumericSequenceNumber(value)) return 1;
   if (value === SHARD_END) return 2;
-  if (isSentinel(value)) return 0;
+  if (value === TRIM_HORIZON || value === LATEST || value === AT_TIMESTAMP) return 0;
   throw new TypeError(`Not a Kinesis sequence number or KCL sentinel: ${JSON.stringify(value)}`);
 }

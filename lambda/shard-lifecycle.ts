@@ -13,14 +13,14 @@
 import type { KinesisStreamRecord } from 'aws-lambda';
 import { type ShardBatchStats, emptyShardBatchStats } from './batch-metrics';
 import { CheckpointSession } from './checkpointer';
-import { type KinesisRecordInput, deaggregate } from './deaggregate';
+import { deaggregate, isAggregated } from './deaggregate';
 import { CheckpointError, InvalidKinesisEventError, ParentShardNotFinishedError } from './errors';
 import type { KinesisUserRecord } from './kinesis-user-record';
-import { decodeRecord, type ShardRecords } from './kinesis-event';
+import { type ShardRecords, arrivalOf, decodeData } from './kinesis-event';
 import { type Lease, type LeaseStore, leaseExists, newLease } from './lease';
 import type { CheckpointingMode, KclLogger } from './options';
 import type { Checkpointer, RecordProcessor, RecordProcessorFactory } from './record-processor';
-import { type ExtendedSequenceNumber, SHARD_END, compareExtended, formatExtended } from './sequence-number';
+import { type ExtendedSequenceNumber, SHARD_END, formatExtended, isAfter } from './sequence-number';
 import type { ShardLineage } from './shard-lineage';
 import { streamNameFromArn } from './stream-arn';
 import type { TimeoutGuard } from './timeout-guard';
@@ -175,9 +175,9 @@ function decodeUserRecords(context: LifecycleContext, batch: ShardRecords, stats
   const userRecords: KinesisUserRecord[] = [];
   const warn = (message: string) => context.logger.warn(message, { shardId: batch.shardId });
   for (const record of batch.records) {
-    let input;
+    let data: Buffer;
     try {
-      input = decodeRecord(batch.shardId, record);
+      data = decodeData(batch.shardId, record);
     } catch (error) {
       if (!(error instanceof InvalidKinesisEventError)) throw error;
       context.logger.error(`${error.message}; it and the records after it are reported failed`, {
@@ -187,19 +187,43 @@ function decodeUserRecords(context: LifecycleContext, batch: ShardRecords, stats
       return { userRecords, undecodable: record };
     }
     stats.kinesisRecords += 1;
-    stats.kinesisBytes += input.data.length;
-    for (const userRecord of userRecordsOf(context, input, warn)) userRecords.push(userRecord);
+    stats.kinesisBytes += data.length;
+    const { sequenceNumber, partitionKey } = record.kinesis;
+    pushUserRecords(context, userRecords, batch.shardId, sequenceNumber, partitionKey, data, arrivalOf(record), warn);
   }
   return { userRecords };
 }
 
-/** One Kinesis record as user records: its KPL contents, or itself. */
-function userRecordsOf(
+/**
+ * One Kinesis record as user records: its KPL contents, or itself. The plain case
+ * builds the user record directly: this runs once per record of every batch.
+ */
+function pushUserRecords(
   context: LifecycleContext,
-  input: KinesisRecordInput,
+  into: KinesisUserRecord[],
+  shardId: string,
+  sequenceNumber: string,
+  partitionKey: string,
+  data: Buffer,
+  approximateArrivalTimestamp: Date,
   warn?: (message: string) => void,
-): readonly KinesisUserRecord[] {
-  return context.deaggregate ? deaggregate(input, warn) : [{ ...input, subSequenceNumber: 0, aggregated: false }];
+): void {
+  if (context.deaggregate && isAggregated(data)) {
+    for (const userRecord of deaggregate({ shardId, sequenceNumber, partitionKey, data, approximateArrivalTimestamp }, warn)) {
+      into.push(userRecord);
+    }
+    return;
+  }
+  into.push({
+    shardId,
+    sequenceNumber,
+    subSequenceNumber: 0,
+    partitionKey,
+    explicitHashKey: undefined,
+    data,
+    approximateArrivalTimestamp,
+    aggregated: false,
+  });
 }
 
 /** Step: drop what the checkpoint already covers (a replay), so nothing is delivered twice. */
@@ -207,11 +231,17 @@ function skipReplays(
   records: readonly KinesisUserRecord[],
   checkpoint: ExtendedSequenceNumber,
   stats: ShardBatchStats,
-): KinesisUserRecord[] {
-  const pending = records.filter((record) => compareExtended(record, checkpoint) > 0);
+): readonly KinesisUserRecord[] {
+  const pending = recordsAfter(records, checkpoint);
   stats.userRecords = records.length;
   stats.duplicatesSkipped = records.length - pending.length;
   return pending;
+}
+
+/** The records after a position; the same array when all are (the usual, replay-free batch). */
+function recordsAfter(records: readonly KinesisUserRecord[], position: ExtendedSequenceNumber): readonly KinesisUserRecord[] {
+  const after = isAfter(position);
+  return records.every(after) ? records : records.filter(after);
 }
 
 /** Step: `initialize` once per consumer. */
@@ -398,7 +428,7 @@ function firstFailure(
   durable: ExtendedSequenceNumber,
   stats: ShardBatchStats,
 ): string | undefined {
-  const index = decoded.userRecords.findIndex((record) => compareExtended(record, durable) > 0);
+  const index = decoded.userRecords.findIndex(isAfter(durable));
   if (index >= 0) {
     stats.recordsFailed = decoded.userRecords.length - index;
     return decoded.userRecords[index].sequenceNumber;
@@ -463,20 +493,15 @@ function unprocessedRecords(
   shardId: string,
   records: ShardLineageRead['records'],
   checkpoint: ExtendedSequenceNumber,
-): KinesisUserRecord[] {
+): readonly KinesisUserRecord[] {
   const userRecords: KinesisUserRecord[] = [];
   for (const record of records) {
-    const input = {
-      shardId,
-      sequenceNumber: record.sequenceNumber,
-      partitionKey: record.partitionKey,
-      data: Buffer.from(record.data.buffer, record.data.byteOffset, record.data.byteLength),
-      approximateArrivalTimestamp: record.approximateArrivalTimestamp ?? new Date(0),
-    };
+    const data = Buffer.from(record.data.buffer, record.data.byteOffset, record.data.byteLength);
+    const arrival = record.approximateArrivalTimestamp ?? new Date(0);
     // No warning here: this only looks at records whose delivery already warned.
-    userRecords.push(...userRecordsOf(context, input));
+    pushUserRecords(context, userRecords, shardId, record.sequenceNumber, record.partitionKey, data, arrival);
   }
-  return userRecords.filter((record) => compareExtended(record, checkpoint) > 0);
+  return recordsAfter(userRecords, checkpoint);
 }
 
 type ShardLineageRead = Awaited<ReturnType<ShardLineage['readFrom']>>;
