@@ -1,6 +1,5 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { KinesisClient } from '@aws-sdk/client-kinesis';
-import { NodeHttpHandler } from '@smithy/node-http-handler';
+import type { KinesisClient } from '@aws-sdk/client-kinesis';
 
 /**
  * The default DynamoDB client: region, credentials and `AWS_ENDPOINT_URL_DYNAMODB`
@@ -10,12 +9,28 @@ export function defaultDynamoDbClient(): DynamoDBClient {
   return new DynamoDBClient({});
 }
 
+type KinesisModule = typeof import('@aws-sdk/client-kinesis');
+
+/**
+ * The Kinesis SDK, loaded on first use: only a shard's first batch needs it (for
+ * shard lineage), so most containers never pay for loading it at cold start.
+ * `require`, not `import()`: Lambda provides the SDK through NODE_PATH, which only
+ * CommonJS resolution reads.
+ */
+export async function loadKinesisModule(): Promise<KinesisModule> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require('@aws-sdk/client-kinesis') as KinesisModule;
+}
+
 /**
  * The default Kinesis client. The v3 Kinesis client defaults to HTTP/2 (for
  * SubscribeToShard); the calls made here are plain request/response, and HTTP/1.1
  * works against AWS and against emulators that cannot speak HTTP/2 alike.
  * `AWS_ENDPOINT_URL_KINESIS` is honoured by the SDK.
  */
-export function defaultKinesisClient(): KinesisClient {
+export async function defaultKinesisClient(): Promise<KinesisClient> {
+  const { KinesisClient } = await loadKinesisModule();
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { NodeHttpHandler } = require('@smithy/node-http-handler') as typeof import('@smithy/node-http-handler');
   return new KinesisClient({ requestHandler: new NodeHttpHandler() });
 }

@@ -44,7 +44,7 @@ export function createKclHandler(
     let lineage: ShardLineage | undefined;
     context = {
       store: overrides.leaseStore ?? new DynamoDbLeaseTable(options.dynamoDb ?? defaultDynamoDbClient(), tableName(options)),
-      lineage: () => (lineage ??= new ShardLineage(options.kinesis ?? defaultKinesisClient())),
+      lineage: () => (lineage ??= new ShardLineage(options.kinesis ?? defaultKinesisClient)),
       factory,
       checkpointing,
       deaggregate: options.deaggregate ?? true,

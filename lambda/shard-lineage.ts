@@ -5,17 +5,15 @@
  * (GetShardIterator + GetRecords). Deciding whether a parent is finished, calling
  * `shardEnded` and writing SHARD_END belong to the lifecycle engine, not to this file.
  */
-import {
-  GetRecordsCommand,
-  type GetRecordsCommandOutput,
-  GetShardIteratorCommand,
-  ListShardsCommand,
-  type KinesisClient,
-  type ListShardsCommandInput,
-  type Shard,
-  type ShardIteratorType,
-  type _Record,
+import type {
+  GetRecordsCommandOutput,
+  KinesisClient,
+  ListShardsCommandInput,
+  Shard,
+  ShardIteratorType,
+  _Record,
 } from '@aws-sdk/client-kinesis';
+import { loadKinesisModule } from './aws-clients';
 import { SHARD_END, isNumericSequenceNumber, isValidSequenceNumber } from './sequence-number';
 
 export { streamNameFromArn } from './stream-arn';
@@ -78,8 +76,14 @@ export class ShardLineage {
   /** Per stream name: a ListShards walk in flight, shared by concurrent callers. */
   private readonly refreshing = new Map<string, Promise<ShardsById>>();
 
+  /**
+   * @param kinesis the client, or a function that builds it on first use (most
+   * containers never see a new shard, so they never load the Kinesis SDK)
+   */
+  private built?: Promise<KinesisClient>;
+
   constructor(
-    private readonly kinesis: KinesisClient,
+    private readonly kinesis: KinesisClient | (() => Promise<KinesisClient>),
     options: ShardLineageOptions = {},
   ) {
     this.maxGetRecordsCalls = positiveInteger('maxGetRecordsCalls', options.maxGetRecordsCalls ?? DEFAULT_MAX_GET_RECORDS_CALLS);
@@ -130,7 +134,8 @@ export class ShardLineage {
 
   private async walk(streamName: string, shardId: string, sequenceNumber: string): Promise<ParentRead> {
     const atSequence = isNumericSequenceNumber(sequenceNumber);
-    const start = await this.kinesis.send(
+    const [kinesis, { GetShardIteratorCommand, GetRecordsCommand }] = await Promise.all([this.client(), loadKinesisModule()]);
+    const start = await kinesis.send(
       new GetShardIteratorCommand({
         StreamName: streamName,
         ShardId: shardId,
@@ -143,7 +148,7 @@ export class ShardLineage {
     let iterator: string | undefined = start.ShardIterator;
     let records: ShardRecord[] = [];
     for (let call = 0; call < this.maxGetRecordsCalls && iterator !== undefined; call++) {
-      const page: GetRecordsCommandOutput = await this.kinesis.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: this.recordsPerCall }));
+      const page: GetRecordsCommandOutput = await kinesis.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: this.recordsPerCall }));
       const found = (page.Records ?? []).map(toShardRecord);
       // More records beyond the first non-empty page: the shard does not end after `records`.
       if (found.length > 0 && records.length > 0) return { closed: false, expired: false, records };
@@ -166,13 +171,20 @@ export class ShardLineage {
     return listing;
   }
 
+  private client(): Promise<KinesisClient> {
+    if (typeof this.kinesis !== 'function') return Promise.resolve(this.kinesis);
+    this.built ??= this.kinesis();
+    return this.built;
+  }
+
   private async listAllShards(streamName: string): Promise<ShardsById> {
+    const [kinesis, { ListShardsCommand }] = await Promise.all([this.client(), loadKinesisModule()]);
     const shards = new Map<string, Shard>();
     let nextToken: string | undefined;
     do {
       // A NextToken already names the stream; Kinesis rejects both together.
       const input: ListShardsCommandInput = nextToken === undefined ? { StreamName: streamName } : { NextToken: nextToken };
-      const page = await this.kinesis.send(new ListShardsCommand(input));
+      const page = await kinesis.send(new ListShardsCommand(input));
       for (const shard of page.Shards ?? []) {
         if (shard.ShardId !== undefined) shards.set(shard.ShardId, shard);
       }
