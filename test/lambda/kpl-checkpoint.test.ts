@@ -37,14 +37,7 @@ describe('KPL aggregates through the handler, checkpointed at sub-sequence granu
     logger = memoryLogger();
   });
 
-  const options = (extra: KclOptions = {}): KclOptions => ({
-    tableName,
-    dynamoDb: harness.dynamoDb,
-    kinesis: harness.kinesis,
-    logger,
-    metrics: false,
-    ...extra,
-  });
+  const options = (extra: KclOptions = {}) => harness.options(tableName, { logger, ...extra });
   const batch = (...which: ('aggregate' | 'plain' | 'next')[]) =>
     kinesisEvent(
       stream.streamArn,

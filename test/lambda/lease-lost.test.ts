@@ -77,14 +77,7 @@ describe('leaseLost against dynalite', () => {
     logger = memoryLogger();
   });
 
-  const options = (extra: KclOptions = {}): KclOptions => ({
-    tableName,
-    dynamoDb: harness.dynamoDb,
-    kinesis: harness.kinesis,
-    logger,
-    metrics: false,
-    ...extra,
-  });
+  const options = (extra: KclOptions = {}) => harness.options(tableName, { logger, ...extra });
   const event = (seqs: readonly string[]) => kinesisEvent(stream.streamArn, shardId, seqs.map((sequenceNumber) => ({ sequenceNumber })));
 
   /** Another worker writes `shard`'s row (checkpoint `at`) just before our next `command` for it reaches the table. */

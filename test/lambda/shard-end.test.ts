@@ -67,14 +67,7 @@ describe('shard end and parent-before-child against kinesalite and dynalite', ()
         leaseLost: () => log('leaseLost'),
       };
     };
-    const options: KclOptions = {
-      tableName,
-      dynamoDb: harness.dynamoDb,
-      kinesis: harness.kinesis,
-      logger,
-      metrics: false,
-      ...extra,
-    };
+    const options = harness.options(tableName, { logger, ...extra });
     return { handler: withKclProcessor(factory, options), created };
   };
 

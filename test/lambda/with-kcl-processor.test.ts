@@ -66,14 +66,7 @@ describe('withKclProcessor against dynalite', () => {
     logger = memoryLogger();
   });
 
-  const options = (extra: KclOptions = {}): KclOptions => ({
-    tableName,
-    dynamoDb: harness.dynamoDb,
-    kinesis: harness.kinesis,
-    logger,
-    metrics: false,
-    ...extra,
-  });
+  const options = (extra: KclOptions = {}) => harness.options(tableName, { logger, ...extra });
   const event = (seqs: readonly string[], shard = shardId) =>
     kinesisEvent(stream.streamArn, shard, seqs.map((sequenceNumber) => ({ sequenceNumber })));
 

@@ -28,13 +28,7 @@ describe('withRecordHandler against dynalite', () => {
     harness.requests.length = 0;
   });
 
-  const options = (): KclOptions => ({
-    tableName,
-    dynamoDb: harness.dynamoDb,
-    kinesis: harness.kinesis,
-    logger: memoryLogger(),
-    metrics: false,
-  });
+  const options = (): KclOptions => harness.options(tableName, { logger: memoryLogger() });
   const event = (seqs: readonly string[]) =>
     kinesisEvent(stream.streamArn, shardId, seqs.map((sequenceNumber) => ({ sequenceNumber, data: `value-${sequenceNumber}` })));
 

@@ -14,6 +14,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import type { Context, KinesisStreamEvent } from 'aws-lambda';
+import type { KclOptions } from '../../lambda';
 import {
   type RunningEmulator,
   localDynamoDbClient,
@@ -45,6 +46,8 @@ export interface RuntimeHarness {
   fault?: DynamoDbFault;
   newTable(): Promise<string>;
   newStream(shardCount?: number): Promise<TestStream>;
+  /** Handler options for a test: this harness's clients and table, metrics off, then `extra`. */
+  options(tableName: string, extra?: KclOptions): KclOptions;
   row(tableName: string, shardId: string): Promise<Record<string, AttributeValue> | undefined>;
   putRow(tableName: string, item: Record<string, AttributeValue>): Promise<void>;
   close(): Promise<void>;
@@ -82,6 +85,9 @@ export async function startRuntimeHarness(): Promise<RuntimeHarness> {
       const streamArn = await createStream(kinesis, streamName, shardCount);
       const shardIds = (await listShards(kinesis, streamName)).map((shard) => shard.ShardId ?? '');
       return { streamName, streamArn, shardIds };
+    },
+    options(tableName, extra = {}) {
+      return { tableName, dynamoDb, kinesis, metrics: false, ...extra };
     },
     async row(tableName, shardId) {
       const { Item } = await admin.send(
