@@ -3,7 +3,7 @@ import { defaultDynamoDbClient, defaultKinesisClient } from './aws-clients';
 import { type MetricsSink, type ShardBatchStats, batchLogFields, createMetricsSink, resolveApplicationName } from './batch-metrics';
 import { KclConfigurationError } from './errors';
 import { createLogger } from './json-logger';
-import { shardRecordsOf } from './kinesis-event';
+import { shardBatchesOf } from './kinesis-event';
 import type { LeaseStore } from './lease';
 import { DynamoDbLeaseTable } from './lease-table';
 import type { KclOptions } from './options';
@@ -38,6 +38,10 @@ export function createKclHandler(
   const logger = createLogger(options);
   const metrics = overrides.metrics ?? createMetricsSink(options, { logger });
   let context: LifecycleContext | undefined;
+  const decodeOptions = {
+    deaggregate: options.deaggregate ?? true,
+    onCorrupt: (shardId: string, message: string) => logger.warn(message, { shardId }),
+  };
 
   const lifecycleContext = (): LifecycleContext => {
     if (context) return context;
@@ -47,7 +51,7 @@ export function createKclHandler(
       lineage: () => (lineage ??= new ShardLineage(options.kinesis ?? defaultKinesisClient)),
       factory,
       checkpointing,
-      deaggregate: options.deaggregate ?? true,
+      deaggregate: decodeOptions.deaggregate,
       owner: `kcl-lambda:${process.env.AWS_LAMBDA_FUNCTION_NAME ?? resolveApplicationName(options)}`,
       logger,
       consumers: new ShardConsumers(factory),
@@ -56,7 +60,7 @@ export function createKclHandler(
   };
 
   return async (event, lambdaContext) => {
-    const shards = shardRecordsOf(event);
+    const shards = shardBatchesOf(event, decodeOptions);
     const engine = lifecycleContext();
     const guard = TimeoutGuard.start(lambdaContext, options.timeoutGuardMs);
     const stats: ShardBatchStats[] = [];

@@ -24,14 +24,11 @@ export function isSentinel(value: string): value is SentinelCheckpoint {
   return SENTINELS.has(value);
 }
 
-/** Non-empty and only decimal digits. A loop: this runs once per record. */
+const DIGITS = /^[0-9]+$/;
+
+/** Non-empty and only decimal digits. */
 export function isNumericSequenceNumber(value: string): boolean {
-  if (value.length === 0) return false;
-  for (let index = 0; index < value.length; index += 1) {
-    const code = value.charCodeAt(index);
-    if (code < 48 || code > 57) return false;
-  }
-  return true;
+  return DIGITS.test(value);
 }
 
 /** True for a decimal sequence number or a KCL sentinel. */

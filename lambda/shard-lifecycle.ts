@@ -10,13 +10,11 @@
  * A consumer that leaves `initialized` is dropped; the shard's next batch gets a
  * fresh processor and a fresh `initialize`. Each step below is a small function.
  */
-import type { KinesisStreamRecord } from 'aws-lambda';
 import { type ShardBatchStats, emptyShardBatchStats } from './batch-metrics';
 import { CheckpointSession } from './checkpointer';
-import { deaggregate, isAggregated } from './deaggregate';
-import { CheckpointError, InvalidKinesisEventError, ParentShardNotFinishedError } from './errors';
+import { CheckpointError, ParentShardNotFinishedError } from './errors';
 import type { KinesisUserRecord } from './kinesis-user-record';
-import { type ShardRecords, arrivalOf, decodeData } from './kinesis-event';
+import { type ShardBatch, appendUserRecords } from './kinesis-event';
 import { type Lease, type LeaseStore, leaseExists, newLease } from './lease';
 import type { CheckpointingMode, KclLogger } from './options';
 import type { Checkpointer, RecordProcessor, RecordProcessorFactory } from './record-processor';
@@ -100,15 +98,14 @@ export class ShardConsumers {
 /** One shard's records of one invocation, start to finish. */
 export async function consumeShardBatch(
   context: LifecycleContext,
-  batch: ShardRecords,
+  batch: ShardBatch,
   guard: TimeoutGuard,
 ): Promise<ShardBatchResult> {
-  const stats = emptyShardBatchStats(batch.shardId);
+  const stats = batchStats(context, batch);
   const lease = await readLease(context, batch.shardId);
   if (guard.expired) return outOfTime(context, batch, lease, stats);
   const parentShardIds = leaseExists(lease) ? undefined : await finishParents(context, batch, stats);
-  const decoded = decodeUserRecords(context, batch, stats);
-  const pending = skipReplays(decoded.userRecords, lease.checkpoint, stats);
+  const pending = skipReplays(batch.userRecords, lease.checkpoint, stats);
   const session = new CheckpointSession({
     store: context.store,
     lease,
@@ -129,11 +126,11 @@ export async function consumeShardBatch(
   if (session.leaseLost) await loseLease(context, consumer ?? context.consumers.find(batch.shardId), batch.shardId, stats);
 
   const durable = session.leaseLost ? await winnerCheckpoint(context, session) : session.lease.checkpoint;
-  return batchResult(batch, durable, firstFailure(decoded, durable, stats), stats);
+  return batchResult(batch, durable, firstFailure(batch, durable, stats), stats);
 }
 
 function batchResult(
-  batch: ShardRecords,
+  batch: ShardBatch,
   durable: ExtendedSequenceNumber,
   failedSequenceNumber: string | undefined,
   stats: ShardBatchStats,
@@ -142,8 +139,8 @@ function batchResult(
     failedSequenceNumber,
     checkpoint: durable,
     stats,
-    firstSequenceNumber: batch.records[0]?.kinesis.sequenceNumber,
-    lastSequenceNumber: batch.records[batch.records.length - 1]?.kinesis.sequenceNumber,
+    firstSequenceNumber: batch.firstSequenceNumber,
+    lastSequenceNumber: batch.lastSequenceNumber,
   };
 }
 
@@ -152,11 +149,10 @@ function batchResult(
  * the invocation, or a margin as long as the time left). Nothing is started, written
  * or delivered; Lambda delivers again from the first record above the checkpoint.
  */
-function outOfTime(context: LifecycleContext, batch: ShardRecords, lease: Lease, stats: ShardBatchStats): ShardBatchResult {
+function outOfTime(context: LifecycleContext, batch: ShardBatch, lease: Lease, stats: ShardBatchStats): ShardBatchResult {
   context.logger.warn('Timeout guard: no time left to start this shard; nothing delivered', { shardId: batch.shardId });
-  const decoded = decodeUserRecords(context, batch, stats);
-  skipReplays(decoded.userRecords, lease.checkpoint, stats);
-  return batchResult(batch, lease.checkpoint, firstFailure(decoded, lease.checkpoint, stats), stats);
+  skipReplays(batch.userRecords, lease.checkpoint, stats);
+  return batchResult(batch, lease.checkpoint, firstFailure(batch, lease.checkpoint, stats), stats);
 }
 
 /** Step: the one consistent read of the batch. */
@@ -164,66 +160,18 @@ async function readLease(context: LifecycleContext, shardId: string): Promise<Le
   return (await context.store.getLease(shardId)) ?? newLease(shardId);
 }
 
-interface DecodedBatch {
-  readonly userRecords: readonly KinesisUserRecord[];
-  /** The record that could not be decoded; it and everything after it stay undelivered. */
-  readonly undecodable?: KinesisStreamRecord;
-}
-
-/** Step: base64 and KPL. A record that cannot be decoded stops the batch there, unlost. */
-function decodeUserRecords(context: LifecycleContext, batch: ShardRecords, stats: ShardBatchStats): DecodedBatch {
-  const userRecords: KinesisUserRecord[] = [];
-  const warn = (message: string) => context.logger.warn(message, { shardId: batch.shardId });
-  for (const record of batch.records) {
-    let data: Buffer;
-    try {
-      data = decodeData(batch.shardId, record);
-    } catch (error) {
-      if (!(error instanceof InvalidKinesisEventError)) throw error;
-      context.logger.error(`${error.message}; it and the records after it are reported failed`, {
-        shardId: batch.shardId,
-        sequenceNumber: record.kinesis.sequenceNumber,
-      });
-      return { userRecords, undecodable: record };
-    }
-    stats.kinesisRecords += 1;
-    stats.kinesisBytes += data.length;
-    const { sequenceNumber, partitionKey } = record.kinesis;
-    pushUserRecords(context, userRecords, batch.shardId, sequenceNumber, partitionKey, data, arrivalOf(record), warn);
+/** The counts decoding already knows; a record that could not be decoded is logged once, here. */
+function batchStats(context: LifecycleContext, batch: ShardBatch): ShardBatchStats {
+  const stats = emptyShardBatchStats(batch.shardId);
+  stats.kinesisRecords = batch.kinesisRecords;
+  stats.kinesisBytes = batch.kinesisBytes;
+  if (batch.undecodable) {
+    context.logger.error(`${batch.undecodable.reason}; it and the records after it are reported failed`, {
+      shardId: batch.shardId,
+      sequenceNumber: batch.undecodable.sequenceNumber,
+    });
   }
-  return { userRecords };
-}
-
-/**
- * One Kinesis record as user records: its KPL contents, or itself. The plain case
- * builds the user record directly: this runs once per record of every batch.
- */
-function pushUserRecords(
-  context: LifecycleContext,
-  into: KinesisUserRecord[],
-  shardId: string,
-  sequenceNumber: string,
-  partitionKey: string,
-  data: Buffer,
-  approximateArrivalTimestamp: Date,
-  warn?: (message: string) => void,
-): void {
-  if (context.deaggregate && isAggregated(data)) {
-    for (const userRecord of deaggregate({ shardId, sequenceNumber, partitionKey, data, approximateArrivalTimestamp }, warn)) {
-      into.push(userRecord);
-    }
-    return;
-  }
-  into.push({
-    shardId,
-    sequenceNumber,
-    subSequenceNumber: 0,
-    partitionKey,
-    explicitHashKey: undefined,
-    data,
-    approximateArrivalTimestamp,
-    aggregated: false,
-  });
+  return stats;
 }
 
 /** Step: drop what the checkpoint already covers (a replay), so nothing is delivered twice. */
@@ -424,7 +372,7 @@ async function winnerCheckpoint(context: LifecycleContext, session: CheckpointSe
 
 /** Step: the first record above the durable checkpoint is where Lambda must resume. */
 function firstFailure(
-  decoded: DecodedBatch,
+  decoded: ShardBatch,
   durable: ExtendedSequenceNumber,
   stats: ShardBatchStats,
 ): string | undefined {
@@ -433,7 +381,7 @@ function firstFailure(
     stats.recordsFailed = decoded.userRecords.length - index;
     return decoded.userRecords[index].sequenceNumber;
   }
-  return decoded.undecodable?.kinesis.sequenceNumber;
+  return decoded.undecodable?.sequenceNumber;
 }
 
 /**
@@ -443,7 +391,7 @@ function firstFailure(
  */
 async function finishParents(
   context: LifecycleContext,
-  batch: ShardRecords,
+  batch: ShardBatch,
   stats: ShardBatchStats,
 ): Promise<readonly string[]> {
   const streamName = streamNameFromArn(batch.eventSourceArn);
@@ -499,7 +447,7 @@ function unprocessedRecords(
     const data = Buffer.from(record.data.buffer, record.data.byteOffset, record.data.byteLength);
     const arrival = record.approximateArrivalTimestamp ?? new Date(0);
     // No warning here: this only looks at records whose delivery already warned.
-    pushUserRecords(context, userRecords, shardId, record.sequenceNumber, record.partitionKey, data, arrival);
+    appendUserRecords(userRecords, shardId, record.sequenceNumber, record.partitionKey, data, arrival, context.deaggregate);
   }
   return recordsAfter(userRecords, checkpoint);
 }

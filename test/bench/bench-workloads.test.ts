@@ -4,7 +4,7 @@
  * (so the benchmark measures delivery, not the replay skip), every candidate
  * hands every record to the no-op, and bundles keep the AWS SDK external.
  */
-import { shardRecordsOf } from '../../lambda/kinesis-event';
+import { shardBatchesOf } from '../../lambda/kinesis-event';
 import { createKclHandler } from '../../lambda/kcl-engine';
 import { InMemoryLeaseStore } from '../../lambda/in-memory-lease-store';
 import { newLease } from '../../lambda/lease';
@@ -25,10 +25,10 @@ describe('bench workloads', () => {
 
   it('builds events the engine accepts as one shard, with payloads of the stated size', () => {
     const event = kinesisBatch(SMALL);
-    const shards = shardRecordsOf(event);
+    const shards = shardBatchesOf(event, { deaggregate: true });
     expect(shards).toHaveLength(1);
     expect(shards[0].shardId).toBe(BENCH_SHARD_ID);
-    expect(shards[0].records).toHaveLength(100);
+    expect(shards[0].userRecords).toHaveLength(100);
     for (const record of event.Records) {
       expect(Buffer.from(record.kinesis.data, 'base64')).toHaveLength(1024);
       expect(record.eventID).toBe(`${BENCH_SHARD_ID}:${record.kinesis.sequenceNumber}`);
