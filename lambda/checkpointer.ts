@@ -27,6 +27,13 @@ export interface CheckpointSessionOptions {
   readonly onWrite?: (millis: number) => void;
 }
 
+/** A checkpointer with its own off switch. */
+export interface CheckpointerView {
+  readonly checkpointer: Checkpointer;
+  /** From now on this view refuses with ShutdownException. */
+  close(reason: string): void;
+}
+
 /**
  * One shard's checkpoint state for the length of one step: the durable lease, what
  * may be checkpointed, and the serialised writes. KCL's validation rules live here:
@@ -52,6 +59,26 @@ export class CheckpointSession {
 
   get leaseLost(): boolean {
     return this.lost;
+  }
+
+  /**
+   * Another checkpointer over this session that can be shut on its own (for a caller
+   * that must stop before the session does), and that can insist on a position.
+   */
+  view(options: { readonly positionRequired?: string } = {}): CheckpointerView {
+    let closedReason: string | undefined;
+    const checkpointer = {
+      checkpoint: (target?: unknown, sub?: unknown) => {
+        if (closedReason) {
+          return Promise.reject(new CheckpointError('ShutdownException', `cannot checkpoint ${this.durable.leaseKey}: ${closedReason}`));
+        }
+        if (target === undefined && options.positionRequired) {
+          return Promise.reject(new CheckpointError('InvalidStateException', options.positionRequired));
+        }
+        return this.checkpoint(target, sub);
+      },
+    } as Checkpointer;
+    return { checkpointer, close: (reason) => void (closedReason ??= reason) };
   }
 
   setScope(scope: CheckpointScope): void {

@@ -11,13 +11,13 @@
  * fresh processor and a fresh `initialize`. Each step below is a small function.
  */
 import { type ShardBatchStats, emptyShardBatchStats } from './batch-metrics';
-import { CheckpointSession } from './checkpointer';
+import { type CheckpointerView, CheckpointSession } from './checkpointer';
 import { CheckpointError, ParentShardNotFinishedError } from './errors';
 import type { KinesisUserRecord } from './kinesis-user-record';
 import { type ShardBatch, appendUserRecords } from './kinesis-event';
 import { type Lease, type LeaseStore, leaseExists, newLease } from './lease';
 import type { CheckpointingMode, KclLogger } from './options';
-import type { Checkpointer, RecordProcessor, RecordProcessorFactory } from './record-processor';
+import type { RecordProcessor, RecordProcessorFactory } from './record-processor';
 import { type ExtendedSequenceNumber, SHARD_END, formatExtended, isAfter } from './sequence-number';
 import type { ShardLineage } from './shard-lineage';
 import { streamNameFromArn } from './stream-arn';
@@ -58,6 +58,7 @@ export interface ShardConsumer {
 export class ShardConsumers {
   private readonly byShard = new Map<string, ShardConsumer>();
   private readonly busy = new Map<string, Promise<unknown>>();
+  private readonly unfinished = new Map<string, Promise<unknown>>();
 
   constructor(private readonly factory: RecordProcessorFactory) {}
 
@@ -78,6 +79,23 @@ export class ShardConsumers {
   /** Forget a consumer that left the `initialized` state. */
   drop(consumer: ShardConsumer): void {
     if (this.byShard.get(consumer.shardId) === consumer) this.byShard.delete(consumer.shardId);
+  }
+
+  /** A processRecords the timeout guard stopped waiting for, still running. */
+  leaveRunning(shardId: string, work: Promise<unknown>): void {
+    const settled = work.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.unfinished.set(shardId, settled);
+    void settled.then(() => this.unfinished.get(shardId) === settled && this.unfinished.delete(shardId));
+  }
+
+  /** True once the shard's unfinished processRecords (if any) has returned; false if `deadline` comes first. */
+  async unfinishedSettled(shardId: string, deadline: Promise<unknown>): Promise<boolean> {
+    const unfinished = this.unfinished.get(shardId);
+    if (!unfinished) return true;
+    return Promise.race([unfinished.then(() => true), deadline.then(() => false)]);
   }
 
   /**
@@ -102,9 +120,13 @@ export async function consumeShardBatch(
   guard: TimeoutGuard,
 ): Promise<ShardBatchResult> {
   const stats = batchStats(context, batch);
+  // Records must not overtake those a stopped processRecords is still working on.
+  const previousFinished = await context.consumers.unfinishedSettled(batch.shardId, guard.fired);
   const lease = await readLease(context, batch.shardId);
-  if (guard.expired) return outOfTime(context, batch, lease, stats);
-  const parentShardIds = leaseExists(lease) ? undefined : await finishParents(context, batch, stats);
+  if (guard.expired || !previousFinished) return outOfTime(context, batch, lease, stats);
+  const parentShardIds = leaseExists(lease)
+    ? undefined
+    : await finishParents(context, streamNameFromArn(batch.eventSourceArn), batch.shardId, stats);
   const pending = skipReplays(batch.userRecords, lease.checkpoint, stats);
   const session = new CheckpointSession({
     store: context.store,
@@ -220,14 +242,14 @@ async function deliverRecords(
   const millisBehindLatest = Math.max(0, Date.now() - last.approximateArrivalTimestamp.getTime());
   stats.millisBehindLatest = millisBehindLatest;
   session.setScope({ kind: 'records', largestDelivered: last });
-  const gate = new CheckpointGate(consumer.shardId, session);
+  const processRecordsView = session.view();
   const started = Date.now();
   const processing: Promise<DeliveryOutcome> = Promise.resolve()
     .then(() =>
       consumer.processor.processRecords({
         shardId: consumer.shardId,
         records,
-        checkpointer: gate.checkpointer,
+        checkpointer: processRecordsView.checkpointer,
         millisBehindLatest,
       }),
     )
@@ -240,35 +262,11 @@ async function deliverRecords(
     stats.processRecordsMs = Date.now() - started;
     return first;
   }
-  await requestShutdown(context, consumer, session, gate);
+  await requestShutdown(context, consumer, session, processRecordsView);
+  // It cannot be cancelled: the shard's next batch in this container waits for it.
+  context.consumers.leaveRunning(consumer.shardId, processing);
   stats.processRecordsMs = Date.now() - started;
   return { kind: 'stopped' };
-}
-
-/**
- * processRecords' checkpointer: the session's, until shutdownRequested has returned.
- * From then on processRecords (which may still be running) is refused at once, even
- * while the session settles the writes shutdownRequested started.
- */
-class CheckpointGate {
-  private shut = false;
-  readonly checkpointer: Checkpointer;
-
-  constructor(shardId: string, session: CheckpointSession) {
-    const checkpoint = session.checkpointer.checkpoint as (...target: unknown[]) => Promise<void>;
-    this.checkpointer = {
-      checkpoint: (...target: unknown[]) =>
-        this.shut
-          ? Promise.reject(
-              new CheckpointError('ShutdownException', `cannot checkpoint ${shardId}: the invocation is about to time out (shutdownRequested has returned)`),
-            )
-          : checkpoint(...target),
-    } as Checkpointer;
-  }
-
-  shutDown(): void {
-    this.shut = true;
-  }
 }
 
 /** Step (timeout guard): let the processor checkpoint what it finished, then stop. */
@@ -276,10 +274,17 @@ async function requestShutdown(
   context: LifecycleContext,
   consumer: ShardConsumer,
   session: CheckpointSession,
-  gate: CheckpointGate,
+  processRecordsView: CheckpointerView,
 ): Promise<void> {
+  // processRecords has not returned, so "everything delivered" is not "everything
+  // done": checkpoint() without a position would lose the records still in hand.
+  const shutdownView = session.view({
+    positionRequired:
+      'checkpoint() without a position is refused in shutdownRequested: processRecords is still running, ' +
+      'so pass the last record it finished',
+  });
   try {
-    await consumer.processor.shutdownRequested?.({ checkpointer: session.checkpointer });
+    await consumer.processor.shutdownRequested?.({ checkpointer: shutdownView.checkpointer });
   } catch (error) {
     // Failing the invocation here would make Lambda replay the whole batch; the
     // response from the durable checkpoint keeps what was checkpointed.
@@ -290,7 +295,8 @@ async function requestShutdown(
   } finally {
     // processRecords may still be running; from here on its checkpoints are refused
     // so the table never moves past what the response reports as done.
-    gate.shutDown();
+    processRecordsView.close('the invocation is about to time out (shutdownRequested has returned)');
+    shutdownView.close('shutdownRequested has returned');
     await session.settle();
     session.close('the invocation is about to time out (shutdownRequested)');
   }
@@ -391,15 +397,13 @@ function firstFailure(
  */
 async function finishParents(
   context: LifecycleContext,
-  batch: ShardBatch,
+  streamName: string,
+  shardId: string,
   stats: ShardBatchStats,
 ): Promise<readonly string[]> {
-  const streamName = streamNameFromArn(batch.eventSourceArn);
-  const parents = await context.lineage().parentsOf(streamName, batch.shardId);
+  const parents = await context.lineage().parentsOf(streamName, shardId);
   for (const parentShardId of parents) {
-    await context.consumers.exclusive(parentShardId, () =>
-      finishParent(context, streamName, batch.shardId, parentShardId, stats),
-    );
+    await context.consumers.exclusive(parentShardId, () => finishParent(context, streamName, shardId, parentShardId, stats));
   }
   return parents;
 }
@@ -413,6 +417,9 @@ async function finishParent(
 ): Promise<void> {
   const lease = await readLease(context, parentShardId);
   if (lease.checkpoint.sequenceNumber === SHARD_END) return;
+  // A parent Lambda never delivered a record of (it stayed empty) had no first batch
+  // of its own: the same rule applies to its parents now, before it can end.
+  const grandparents = leaseExists(lease) ? undefined : await finishParents(context, streamName, parentShardId, stats);
   const read = await context.lineage().readFrom(streamName, parentShardId, lease.checkpoint.sequenceNumber);
   if (read.expired) {
     context.logger.warn(`Parent shard ${parentShardId} no longer exists (past retention); not waiting for it`, {
@@ -432,7 +439,7 @@ async function finishParent(
   if (!read.closed) {
     throw new ParentShardNotFinishedError(childShardId, parentShardId, 'is not closed yet (no end of shard seen)');
   }
-  await endShard(context, childShardId, parentShardId, lease, stats);
+  await endShard(context, childShardId, parentShardId, lease, grandparents, stats);
 }
 
 /** The records of a parent read that its checkpoint does not cover. */
@@ -460,6 +467,7 @@ async function endShard(
   childShardId: string,
   shardId: string,
   lease: Lease,
+  parentShardIds: readonly string[] | undefined,
   stats: ShardBatchStats,
 ): Promise<void> {
   const consumer = context.consumers.get(shardId);
@@ -467,6 +475,7 @@ async function endShard(
     store: context.store,
     lease,
     owner: context.owner,
+    parentShardIds,
     onWrite: (millis) => stats.checkpointWriteMs.push(millis),
   });
   session.setScope({ kind: 'shardEnd' });

@@ -127,6 +127,33 @@ describe('shard end and parent-before-child against kinesalite and dynalite', ()
     }
   });
 
+  test('a child that stayed empty and was split again: its parent and itself are both ended before the grandchild', async () => {
+    // Found by the property tests: the grandparent used to be skipped when the child between had no batch.
+    const stream = await harness.newStream(1);
+    const root = stream.shardIds[0];
+    await put(stream, root, 2, 'root');
+    const [empty] = await splitShard(harness.kinesis, stream.streamName, root);
+    const [grandchild] = await splitShard(harness.kinesis, stream.streamName, empty);
+    const grandchildSeqs = await put(stream, grandchild, 2, 'grandchild');
+    const { handler } = container('A');
+
+    await run(handler, stream, root);
+    expect(await run(handler, stream, grandchild)).toEqual({ batchItemFailures: [] });
+
+    expect(calls(root, 'shardEnded')).toHaveLength(1);
+    expect(calls(empty, 'shardEnded')).toHaveLength(1);
+    const rootEnded = positionOf((entry) => entry.shardId === root && entry.call === 'shardEnded');
+    const emptyEnded = positionOf((entry) => entry.shardId === empty && entry.call === 'shardEnded');
+    expect(rootEnded).toBeLessThan(emptyEnded);
+    expect(emptyEnded).toBeLessThan(positionOf((entry) => entry.shardId === grandchild && entry.call === 'processRecords'));
+    expect((await harness.row(tableName, root))?.checkpoint).toEqual({ S: 'SHARD_END' });
+    expect(await harness.row(tableName, empty)).toMatchObject({ checkpoint: { S: 'SHARD_END' }, parentShardId: { SS: [root] } });
+    expect(await harness.row(tableName, grandchild)).toMatchObject({
+      checkpoint: { S: grandchildSeqs[1] },
+      parentShardId: { SS: [empty] },
+    });
+  });
+
   test('merge: both parents are ended once each before the child; the child row names both parents', async () => {
     const stream = await harness.newStream(2);
     const [left, right] = stream.shardIds;

@@ -302,6 +302,90 @@ describe('the timeout guard against dynalite', () => {
       expect(await checkpointOf()).toBe(seqs[2]);
     });
 
+    test('checkpoint() without a position in shutdownRequested is refused (InvalidStateException): unprocessed records are not marked done', async () => {
+      // Found by the property tests: "largest delivered" is not "done" while processRecords runs.
+      const seqs = sequenceNumbers(5);
+      const invocation = shortInvocation();
+      let refused: unknown;
+      const handler = withKclProcessor(
+        () => ({
+          initialize: () => undefined,
+          shardEnded: () => undefined,
+          processRecords: async ({ records, checkpointer }) => {
+            await checkpointer.checkpoint(records[0]);
+            await invocation.untilGuardFired(); // records[1] is in hand
+          },
+          shutdownRequested: async ({ checkpointer }) => {
+            refused = await checkpointer.checkpoint().catch((error: unknown) => error);
+          },
+        }),
+        options({ timeoutGuardMs: GUARD_MS }),
+      );
+
+      const response = await handler(event(seqs), invocation.context);
+
+      expect((refused as CheckpointError).code).toBe('InvalidStateException');
+      expect((refused as CheckpointError).message).toMatch(/pass the last record it finished/);
+      expect(await checkpointOf()).toBe(seqs[0]);
+      expect(failures(response)).toEqual([seqs[1]]);
+    });
+
+    test('the next batch waits for a stopped processRecords, so records never overtake the one still in hand', async () => {
+      // Found by the property tests: a fresh processor used to run beside the stopped one.
+      const seqs = sequenceNumbers(3);
+      const events: string[] = [];
+      let release: () => void = () => undefined;
+      const released = new Promise<void>((resolve) => (release = resolve));
+      const invocation = shortInvocation();
+      const handler = withKclProcessor(
+        () => ({
+          initialize: () => undefined,
+          shardEnded: () => undefined,
+          processRecords: async ({ records }) => {
+            for (const record of records) {
+              if (record.sequenceNumber === seqs[0] && events.length === 0) {
+                events.push(`start ${record.sequenceNumber}`);
+                await released; // still in hand after the guard fired
+              }
+              events.push(`done ${record.sequenceNumber}`);
+            }
+          },
+        }),
+        options({ timeoutGuardMs: GUARD_MS }),
+      );
+      expect(failures(await handler(event(seqs), invocation.context))).toEqual([seqs[0]]);
+
+      // Lambda retries at once; the stopped processRecords is still running.
+      const retry = handler(event(seqs), lambdaContext(10_000));
+      await sleep(50);
+      expect(events).toEqual([`start ${seqs[0]}`]);
+      release();
+      expect(failures(await retry)).toEqual([]);
+      expect(events).toEqual([`start ${seqs[0]}`, ...seqs.map((seq) => `done ${seq}`), ...seqs.map((seq) => `done ${seq}`)]);
+    });
+
+    test('if the stopped processRecords outlasts the next invocation too, that batch delivers nothing', async () => {
+      const seqs = sequenceNumbers(2);
+      let release: () => void = () => undefined;
+      const released = new Promise<void>((resolve) => (release = resolve));
+      let calls = 0;
+      const handler = withKclProcessor(
+        () => ({
+          initialize: () => undefined,
+          shardEnded: () => undefined,
+          processRecords: async () => {
+            calls += 1;
+            await released;
+          },
+        }),
+        options({ timeoutGuardMs: GUARD_MS }),
+      );
+      expect(failures(await handler(event(seqs), shortInvocation().context))).toEqual([seqs[0]]);
+      expect(failures(await handler(event(seqs), shortInvocation().context))).toEqual([seqs[0]]);
+      expect(calls).toBe(1);
+      release();
+    });
+
     test('shutdownRequested throwing does not fail the invocation (no whole-batch replay)', async () => {
       const seqs = sequenceNumbers(4);
       const invocation = shortInvocation();
