@@ -297,6 +297,9 @@ export class EmulatedEventSourceMapping {
       }
       const reader = state.reader!;
       if (state.queue.length > 0 || reader.buffer.length > 0 || reader.endOfShard || !reader.caughtUp) return false;
+      // A shard known to be closed is not idle until its reader has seen the end: Kinesis
+      // (and kinesalite) may report the end only on the read after an empty one.
+      if (state.shard.SequenceNumberRange?.EndingSequenceNumber !== undefined) return false;
     }
     return true;
   }

@@ -71,6 +71,12 @@ describe('generated fault histories', () => {
       // Histories in which each kind of event happened at least once: a run that never
       // loses a lease or never discards would prove little.
       console.log(`${runs} histories in ${((Date.now() - started) / 1000).toFixed(1)} s; histories with: ${JSON.stringify(seen)}`);
+      if (seed === undefined && runs >= 300) {
+        for (const kind of ['processorThrew', 'conditionalWriteLost', 'leaseLost', 'shardEnded', 'discarded']) {
+          expect([kind, seen[kind] ?? 0]).toEqual([kind, expect.any(Number)]);
+          expect(seen[kind]).toBeGreaterThan(0);
+        }
+      }
     },
     // Room for the runs and for shrinking a failure (each shrink step replays a history).
     Math.max(600_000, runs * 2_000),
