@@ -43,6 +43,39 @@ export function handWrittenLoop(work: NoOpWork) {
   };
 }
 
+/**
+ * (1b) The floor of any API that hands the processor an array of decoded records (as
+ * KCL's processRecords does): decode every record into a user record first, then
+ * call the no-op on each in order. No validation, no checkpoint, no replay filter.
+ */
+export function materializingLoop(work: NoOpWork) {
+  return async (event: KinesisStreamEvent): Promise<KinesisStreamBatchResponse> => {
+    const records = event.Records;
+    const userRecords: KinesisUserRecord[] = new Array(records.length);
+    for (let index = 0; index < records.length; index += 1) {
+      const { kinesis } = records[index];
+      userRecords[index] = {
+        shardId: 'shard',
+        sequenceNumber: kinesis.sequenceNumber,
+        subSequenceNumber: 0,
+        partitionKey: kinesis.partitionKey,
+        explicitHashKey: undefined,
+        data: Buffer.from(kinesis.data, 'base64'),
+        approximateArrivalTimestamp: new Date(Math.round(kinesis.approximateArrivalTimestamp * 1000)),
+        aggregated: false,
+      };
+    }
+    for (const record of userRecords) {
+      try {
+        await work.handle(record.data);
+      } catch {
+        return { batchItemFailures: [{ itemIdentifier: record.sequenceNumber }] };
+      }
+    }
+    return { batchItemFailures: [] };
+  };
+}
+
 /** (2) Powertools, sequential; its Kinesis record handler gets the raw record, so it decodes. */
 export function powertoolsSequential(work: NoOpWork) {
   const processor = new BatchProcessor(EventType.KinesisDataStreams);

@@ -31,6 +31,7 @@ import {
   NoOpWork,
   QUIET,
   handWrittenLoop,
+  materializingLoop,
   noOpProcessor,
   perRecordProcessor,
   powertoolsSequential,
@@ -70,6 +71,7 @@ async function candidatesFor(backends: Backends): Promise<Candidate[]> {
     candidates.push({ name, handler: build(work), work });
   };
   plain(BASELINE, handWrittenLoop);
+  plain('materializing loop: decode all records into user records, then the no-op on each', materializingLoop);
   plain(POWERTOOLS, powertoolsSequential);
 
   for (const [name, loud] of [
