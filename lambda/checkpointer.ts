@@ -61,6 +61,10 @@ export class CheckpointSession {
     return this.lost;
   }
 
+  get closed(): boolean {
+    return this.closedReason !== undefined;
+  }
+
   /**
    * Another checkpointer over this session that can be shut on its own (for a caller
    * that must stop before the session does), and that can insist on a position.

@@ -146,10 +146,19 @@ function checkRecord(record: unknown, index: number): KinesisStreamRecord {
       `Record ${index} has no valid kinesis.sequenceNumber (got ${JSON.stringify(kinesis.sequenceNumber)})`,
     );
   }
-  if (typeof kinesis.data !== 'string' || typeof kinesis.partitionKey !== 'string' || typeof candidate.eventSourceARN !== 'string') {
-    const missing = typeof kinesis.data !== 'string' ? 'kinesis.data' : typeof kinesis.partitionKey !== 'string' ? 'kinesis.partitionKey' : 'eventSourceARN';
-    throw new InvalidKinesisEventError(`Record ${index} (${kinesis.sequenceNumber}) has no ${missing} string`);
-  }
+  const missing =
+    typeof kinesis.data !== 'string'
+      ? 'kinesis.data string'
+      : typeof kinesis.partitionKey !== 'string'
+        ? 'kinesis.partitionKey string'
+        : typeof candidate.eventSourceARN !== 'string'
+          ? 'eventSourceARN string'
+          : typeof candidate.eventID !== 'string'
+            ? 'eventID string'
+            : !Number.isFinite(kinesis.approximateArrivalTimestamp)
+              ? 'numeric kinesis.approximateArrivalTimestamp'
+              : undefined;
+  if (missing) throw new InvalidKinesisEventError(`Record ${index} (${kinesis.sequenceNumber}) has no ${missing}`);
   return candidate as KinesisStreamRecord;
 }
 
@@ -178,5 +187,5 @@ function decodeData(base64: string): Buffer | undefined {
 
 /** Lambda gives the arrival time in epoch seconds with a fraction. */
 function arrivalOf(record: KinesisStreamRecord): Date {
-  return new Date(Math.round(Number(record.kinesis.approximateArrivalTimestamp) * 1000));
+  return new Date(Math.round(record.kinesis.approximateArrivalTimestamp * 1000));
 }

@@ -8,6 +8,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { CheckpointError, CheckpointTableError } from './errors';
 import { type CheckpointUpdate, type Lease, type LeaseStore, applyCheckpoint, leaseExists } from './lease';
+import { isValidSequenceNumber } from './sequence-number';
 
 /**
  * The checkpoint table in KCL's lease-table schema: key `leaseKey` (S) = shard id;
@@ -26,8 +27,9 @@ export class DynamoDbLeaseTable implements LeaseStore {
       const { Item } = await this.client.send(
         new GetItemCommand({ TableName: this.tableName, Key: { leaseKey: { S: shardId } }, ConsistentRead: true }),
       );
-      return Item ? leaseFromItem(shardId, Item) : undefined;
+      return Item ? leaseFromItem(this.tableName, shardId, Item) : undefined;
     } catch (error) {
+      if (error instanceof CheckpointTableError) throw error;
       throw tableReadError(this.tableName, shardId, error);
     }
   }
@@ -39,8 +41,24 @@ export class DynamoDbLeaseTable implements LeaseStore {
       else await this.client.send(this.create(written));
       return written;
     } catch (error) {
+      if (isConditionalCheckFailure(error) && (await this.alreadyWritten(written))) return written;
       throw checkpointWriteError(this.tableName, expected, error);
     }
+  }
+
+  /**
+   * A condition can fail because our own write landed and the SDK retried it after a
+   * lost response. If the row holds exactly what we wrote, the write succeeded.
+   */
+  private async alreadyWritten(written: Lease): Promise<boolean> {
+    const current = await this.getLease(written.leaseKey).catch(() => undefined);
+    return (
+      current !== undefined &&
+      current.leaseCounter === written.leaseCounter &&
+      current.leaseOwner === written.leaseOwner &&
+      current.checkpoint.sequenceNumber === written.checkpoint.sequenceNumber &&
+      current.checkpoint.subSequenceNumber === written.checkpoint.subSequenceNumber
+    );
   }
 
   /** First write of a shard: only if no row exists, so a concurrent creator wins cleanly. */
@@ -59,7 +77,10 @@ export class DynamoDbLeaseTable implements LeaseStore {
       UpdateExpression:
         'SET #checkpoint = :checkpoint, checkpointSubSequenceNumber = :sub, leaseCounter = :next, ' +
         'leaseOwner = :owner, ownerSwitchesSinceCheckpoint = :zero',
-      ConditionExpression: 'leaseCounter = :expected',
+      // KCL creates rows with leaseCounter 0 before any worker takes them; a row
+      // written by hand may have no counter at all.
+      ConditionExpression:
+        expected.leaseCounter === 0 ? 'attribute_not_exists(leaseCounter) OR leaseCounter = :expected' : 'leaseCounter = :expected',
       ExpressionAttributeNames: { '#checkpoint': 'checkpoint' },
       ExpressionAttributeValues: {
         ':checkpoint': { S: written.checkpoint.sequenceNumber },
@@ -73,24 +94,29 @@ export class DynamoDbLeaseTable implements LeaseStore {
   }
 }
 
-export function leaseFromItem(shardId: string, item: Record<string, AttributeValue>): Lease {
-  const checkpoint = item.checkpoint?.S;
+function leaseFromItem(tableName: string, shardId: string, item: Record<string, AttributeValue>): Lease {
+  const checkpoint = item.checkpoint?.S ?? 'TRIM_HORIZON';
+  const sub = Number(item.checkpointSubSequenceNumber?.N ?? '0');
   const counter = Number(item.leaseCounter?.N ?? '0');
+  if (!isValidSequenceNumber(checkpoint) || !Number.isSafeInteger(sub) || sub < 0 || !Number.isSafeInteger(counter)) {
+    throw new CheckpointTableError(
+      tableName,
+      `The lease of ${shardId} in checkpoint table "${tableName}" is corrupt: checkpoint ${JSON.stringify(checkpoint)}, ` +
+        `checkpointSubSequenceNumber ${JSON.stringify(item.checkpointSubSequenceNumber?.N)}, leaseCounter ${JSON.stringify(item.leaseCounter?.N)}`,
+    );
+  }
   return {
     leaseKey: shardId,
-    checkpoint: {
-      sequenceNumber: checkpoint ?? 'TRIM_HORIZON',
-      subSequenceNumber: Number(item.checkpointSubSequenceNumber?.N ?? '0'),
-    },
-    // A row written by hand without a counter still exists: treat it as counter 0 → 1.
-    leaseCounter: Number.isFinite(counter) ? counter : 0,
+    exists: true,
+    checkpoint: { sequenceNumber: checkpoint, subSequenceNumber: sub },
+    leaseCounter: counter,
     leaseOwner: item.leaseOwner?.S,
     ownerSwitchesSinceCheckpoint: Number(item.ownerSwitchesSinceCheckpoint?.N ?? '0'),
     parentShardIds: item.parentShardId?.SS,
   };
 }
 
-export function itemFromLease(lease: Lease): Record<string, AttributeValue> {
+function itemFromLease(lease: Lease): Record<string, AttributeValue> {
   const item: Record<string, AttributeValue> = {
     leaseKey: { S: lease.leaseKey },
     checkpoint: { S: lease.checkpoint.sequenceNumber },
@@ -141,10 +167,14 @@ function tableReadError(tableName: string, shardId: string, error: unknown): Che
   );
 }
 
+function isConditionalCheckFailure(error: unknown): boolean {
+  return error instanceof ConditionalCheckFailedException || errorName(error) === 'ConditionalCheckFailedException';
+}
+
 function checkpointWriteError(tableName: string, expected: Lease, error: unknown): CheckpointError {
   const name = errorName(error);
   const where = `checkpoint table "${tableName}", shard ${expected.leaseKey}`;
-  if (error instanceof ConditionalCheckFailedException || name === 'ConditionalCheckFailedException') {
+  if (isConditionalCheckFailure(error)) {
     return new CheckpointError(
       'ShutdownException',
       `lease lost: another writer changed ${where} since leaseCounter ${expected.leaseCounter}`,

@@ -6,6 +6,8 @@ import { type ExtendedSequenceNumber, TRIM_HORIZON } from './sequence-number';
  */
 export interface Lease {
   readonly leaseKey: string;
+  /** The table has a row for the shard (KCL creates rows with leaseCounter 0 before any worker takes them). */
+  readonly exists: boolean;
   readonly checkpoint: ExtendedSequenceNumber;
   readonly leaseCounter: number;
   readonly leaseOwner?: string;
@@ -18,13 +20,14 @@ export function newLease(shardId: string): Lease {
   return {
     leaseKey: shardId,
     checkpoint: { sequenceNumber: TRIM_HORIZON, subSequenceNumber: 0 },
+    exists: false,
     leaseCounter: 0,
     ownerSwitchesSinceCheckpoint: 0,
   };
 }
 
 export function leaseExists(lease: Lease): boolean {
-  return lease.leaseCounter > 0;
+  return lease.exists;
 }
 
 /** Where leases are read and conditionally written. */
@@ -51,6 +54,7 @@ export interface CheckpointUpdate {
 export function applyCheckpoint(expected: Lease, update: CheckpointUpdate): Lease {
   return {
     leaseKey: expected.leaseKey,
+    exists: true,
     checkpoint: update.checkpoint,
     leaseCounter: expected.leaseCounter + 1,
     leaseOwner: update.owner,

@@ -31,6 +31,11 @@ export function isNumericSequenceNumber(value: string): boolean {
   return DIGITS.test(value);
 }
 
+/** TRIM_HORIZON, LATEST or AT_TIMESTAMP: a shard nothing has been checkpointed in yet. */
+export function isStartingPosition(sequenceNumber: string): boolean {
+  return sequenceNumber === TRIM_HORIZON || sequenceNumber === LATEST || sequenceNumber === AT_TIMESTAMP;
+}
+
 /** True for a decimal sequence number or a KCL sentinel. */
 export function isValidSequenceNumber(value: unknown): value is string {
   return typeof value === 'string' && (isNumericSequenceNumber(value) || isSentinel(value));
@@ -85,9 +90,6 @@ export function compareExtended(a: ExtendedSequenceNumber, b: ExtendedSequenceNu
   return bySequence !== 0 ? bySequence : a.subSequenceNumber - b.subSequenceNumber;
 }
 
-export function extended(sequenceNumber: string, subSequenceNumber = 0): ExtendedSequenceNumber {
-  return { sequenceNumber, subSequenceNumber };
-}
 
 export function formatExtended(position: ExtendedSequenceNumber): string {
   return isSentinel(position.sequenceNumber)
@@ -99,6 +101,6 @@ export function formatExtended(position: ExtendedSequenceNumber): string {
 function rank(value: string): number {
   if (isNumericSequenceNumber(value)) return 1;
   if (value === SHARD_END) return 2;
-  if (value === TRIM_HORIZON || value === LATEST || value === AT_TIMESTAMP) return 0;
+  if (isStartingPosition(value)) return 0;
   throw new TypeError(`Not a Kinesis sequence number or KCL sentinel: ${JSON.stringify(value)}`);
 }

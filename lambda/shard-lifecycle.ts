@@ -18,7 +18,7 @@ import { type ShardBatch, appendUserRecords } from './kinesis-event';
 import { type Lease, type LeaseStore, leaseExists, newLease } from './lease';
 import type { CheckpointingMode, KclLogger } from './options';
 import type { RecordProcessor, RecordProcessorFactory } from './record-processor';
-import { type ExtendedSequenceNumber, SHARD_END, formatExtended, isAfter } from './sequence-number';
+import { type ExtendedSequenceNumber, SHARD_END, formatExtended, isAfter, isStartingPosition } from './sequence-number';
 import type { ShardLineage } from './shard-lineage';
 import { streamNameFromArn } from './stream-arn';
 import type { TimeoutGuard } from './timeout-guard';
@@ -124,9 +124,11 @@ export async function consumeShardBatch(
   const previousFinished = await context.consumers.unfinishedSettled(batch.shardId, guard.fired);
   const lease = await readLease(context, batch.shardId);
   if (guard.expired || !previousFinished) return outOfTime(context, batch, lease, stats);
-  const parentShardIds = leaseExists(lease)
-    ? undefined
-    : await finishParents(context, streamNameFromArn(batch.eventSourceArn), batch.shardId, stats);
+  // Until a shard has its first checkpoint (no row, or a row KCL created and nobody
+  // used), its parents must be finished first.
+  const parentShardIds = isStartingPosition(lease.checkpoint.sequenceNumber)
+    ? await finishParents(context, streamNameFromArn(batch.eventSourceArn), batch.shardId, stats)
+    : undefined;
   const pending = skipReplays(batch.userRecords, lease.checkpoint, stats);
   const session = new CheckpointSession({
     store: context.store,
@@ -260,6 +262,8 @@ async function deliverRecords(
   const first = await Promise.race([processing, guard.fired]);
   if (first !== 'timeout') {
     stats.processRecordsMs = Date.now() - started;
+    // Its checkpoints end with it: a late one could otherwise race the end of the batch.
+    processRecordsView.close('processRecords has returned');
     return first;
   }
   await requestShutdown(context, consumer, session, processRecordsView);
@@ -340,7 +344,8 @@ async function finishDelivery(
 
 /** Step: the row exists after a shard's first batch, even if nothing was checkpointed. */
 async function createLeaseRowIfAbsent(context: LifecycleContext, session: CheckpointSession): Promise<void> {
-  if (leaseExists(session.lease) || session.leaseLost) return;
+  // After a timeout-guard stop the session is closed: the row comes with the next batch.
+  if (leaseExists(session.lease) || session.leaseLost || session.closed) return;
   try {
     await session.write(session.lease.checkpoint, { evenIfUnchanged: true });
   } catch (error) {
@@ -372,8 +377,9 @@ async function loseLease(
 
 /** After a lost race, what counts is the winner's checkpoint, never ours. */
 async function winnerCheckpoint(context: LifecycleContext, session: CheckpointSession): Promise<ExtendedSequenceNumber> {
+  // No row at all (deleted by hand): nothing is durable.
   const winner = await context.store.getLease(session.lease.leaseKey);
-  return (winner ?? session.lease).checkpoint;
+  return (winner ?? newLease(session.lease.leaseKey)).checkpoint;
 }
 
 /** Step: the first record above the durable checkpoint is where Lambda must resume. */
@@ -417,9 +423,11 @@ async function finishParent(
 ): Promise<void> {
   const lease = await readLease(context, parentShardId);
   if (lease.checkpoint.sequenceNumber === SHARD_END) return;
-  // A parent Lambda never delivered a record of (it stayed empty) had no first batch
-  // of its own: the same rule applies to its parents now, before it can end.
-  const grandparents = leaseExists(lease) ? undefined : await finishParents(context, streamName, parentShardId, stats);
+  // A parent nothing was ever checkpointed in (it stayed empty) had no first batch of
+  // its own: the same rule applies to its parents now, before it can end.
+  const grandparents = isStartingPosition(lease.checkpoint.sequenceNumber)
+    ? await finishParents(context, streamName, parentShardId, stats)
+    : undefined;
   const read = await context.lineage().readFrom(streamName, parentShardId, lease.checkpoint.sequenceNumber);
   if (read.expired) {
     context.logger.warn(`Parent shard ${parentShardId} no longer exists (past retention); not waiting for it`, {

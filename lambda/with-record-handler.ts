@@ -4,6 +4,9 @@ import type { KinesisUserRecord } from './kinesis-user-record';
 import type { KclOptions } from './options';
 import type { Checkpointer, RecordProcessor, UserRecordHandler } from './record-processor';
 
+/** How long the per-record loop may run before it lets timers (the timeout guard) run. */
+const YIELD_EVERY_MS = 10;
+
 /**
  * A per-record handler on the same engine: records are handled one at a time in
  * order; the first failure stops the batch, everything before it is checkpointed,
@@ -48,7 +51,14 @@ export class RecordHandlerProcessor implements RecordProcessor {
 
   private async handleInOrder(records: readonly KinesisUserRecord[], checkpointer: Checkpointer): Promise<void> {
     let lastHandled: KinesisUserRecord | undefined;
+    let yieldedAt = Date.now();
     for (const record of records) {
+      // A synchronous handler never gives the timeout guard's timer a turn: yield to
+      // the event loop every few milliseconds of work so that it can fire.
+      if (Date.now() - yieldedAt >= YIELD_EVERY_MS) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        yieldedAt = Date.now();
+      }
       if (this.stopRequested) break;
       try {
         // A synchronous handler does not pay for a promise per record.

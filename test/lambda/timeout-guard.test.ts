@@ -141,6 +141,25 @@ describe('the timeout guard against dynalite', () => {
       expect(await checkpointOf()).toBe(seqs[5]);
     });
 
+    test('a synchronous handler that never yields is still stopped by the guard between records', async () => {
+      const seqs = sequenceNumbers(40);
+      const handled: string[] = [];
+      const invocation = shortInvocation();
+      const handler = withRecordHandler((record) => {
+        handled.push(record.sequenceNumber);
+        const until = Date.now() + 30;
+        while (Date.now() < until); // busy: no await, no I/O
+      }, options({ timeoutGuardMs: GUARD_MS }));
+
+      const response = await handler(event(seqs), invocation.context);
+
+      // About 1.2 s of work against a guard that fires well before: it stopped in between.
+      expect(handled.length).toBeGreaterThan(0);
+      expect(handled.length).toBeLessThan(seqs.length);
+      expect(failures(response)).toEqual([seqs[handled.length]]);
+      expect(await checkpointOf()).toBe(seqs[handled.length - 1]);
+    });
+
     test('a batch that would have timed out is never replayed whole, even when Lambda sends it all again', async () => {
       const seqs = sequenceNumbers(5);
       const handled: string[] = [];

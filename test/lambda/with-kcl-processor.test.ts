@@ -259,6 +259,68 @@ describe('withKclProcessor against dynalite', () => {
     expect(row?.ownerSwitchesSinceCheckpoint).toEqual({ N: '0' });
   });
 
+  test.each([
+    ['leaseCounter 0, as KCL creates leases no worker has taken', { leaseCounter: { N: '0' } }],
+    ['no leaseCounter at all (a row written by hand)', {}],
+  ])('a row with %s is used, not mistaken for a missing row', async (_name, counter) => {
+    const seqs = sequenceNumbers(3);
+    await harness.putRow(tableName, {
+      leaseKey: { S: shardId },
+      checkpoint: { S: 'TRIM_HORIZON' },
+      checkpointSubSequenceNumber: { N: '0' },
+      ownerSwitchesSinceCheckpoint: { N: '0' },
+      ...counter,
+    });
+    const processors = recordingProcessors();
+    const handler = withKclProcessor(processors.factory, options());
+
+    expect(failures(await handler(event(seqs)))).toEqual([]);
+    expect(failures(await handler(event(sequenceNumbers(2, BigInt(seqs[2]) + 1n))))).toEqual([]);
+
+    expect(processors.calls).not.toContain(`leaseLost ${shardId}`);
+    const row = await harness.row(tableName, shardId);
+    expect(row?.leaseCounter).toEqual({ N: '2' });
+    expect(row?.checkpoint).toEqual({ S: (BigInt(seqs[2]) + 1001n).toString() });
+  });
+
+  test('a corrupt row fails the invocation with an error naming the table, the shard and the values', async () => {
+    await harness.putRow(tableName, { leaseKey: { S: shardId }, checkpoint: { S: 'not-a-number' }, leaseCounter: { N: '3' } });
+    const processors = recordingProcessors();
+    const handler = withKclProcessor(processors.factory, options());
+    await expect(handler(event(sequenceNumbers(1)))).rejects.toThrow(
+      new RegExp(`The lease of ${shardId} in checkpoint table "${tableName}" is corrupt: checkpoint "not-a-number"`),
+    );
+    expect(processors.calls).toEqual([]);
+  });
+
+  test('a write whose response was lost and that the SDK retried counts as written, not as a lost lease', async () => {
+    const seqs = sequenceNumbers(4);
+    const processors = recordingProcessors();
+    const handler = withKclProcessor(processors.factory, options());
+    await handler(event(seqs.slice(0, 1)));
+    // The update reaches the table, then its response is lost and the retry's condition fails.
+    let replayed = false;
+    harness.dynamoDb.middlewareStack.add(
+      (next, context) => async (args) => {
+        const result = await next(args);
+        if (context.commandName === 'UpdateItemCommand' && !replayed) {
+          replayed = true;
+          return next(args);
+        }
+        return result;
+      },
+      { step: 'initialize', name: 'replayOnce' },
+    );
+    try {
+      expect(failures(await handler(event(seqs.slice(1))))).toEqual([]);
+    } finally {
+      harness.dynamoDb.middlewareStack.remove('replayOnce');
+    }
+    expect(replayed).toBe(true);
+    expect(processors.calls).not.toContain(`leaseLost ${shardId}`);
+    expect((await harness.row(tableName, shardId))?.checkpoint).toEqual({ S: seqs[3] });
+  });
+
   describe('a lost conditional write', () => {
     /** Another worker checkpoints `at` just before our write reaches the table. */
     const winnerWritesFirst = (at: string) => {
