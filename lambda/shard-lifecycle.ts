@@ -11,7 +11,7 @@
  * fresh processor and a fresh `initialize`. Each step below is a small function.
  */
 import { type ShardBatchStats, emptyShardBatchStats } from './batch-metrics';
-import { type CheckpointerView, CheckpointSession } from './checkpointer';
+import { CheckpointSession } from './checkpointer';
 import { CheckpointError, ParentShardNotFinishedError } from './errors';
 import type { KinesisUserRecord } from './kinesis-user-record';
 import { type ShardBatch, appendUserRecords } from './kinesis-event';
@@ -266,20 +266,24 @@ async function deliverRecords(
     processRecordsView.close('processRecords has returned');
     return first;
   }
-  await requestShutdown(context, consumer, session, processRecordsView);
+  await requestShutdown(context, consumer, session);
+  // Asked to stop, processRecords may still finish the record in hand: give it until
+  // the last moment to answer, so that it does not go on after the response (where
+  // nothing can keep it from overtaking the records Lambda delivers next).
+  const returned = await Promise.race([processing.then(() => true), guard.lastCall.then(() => false)]);
+  // From here on its checkpoints are refused, so the table never moves past what the
+  // response reports as done.
+  processRecordsView.close('the invocation is about to time out (shutdownRequested has returned)');
+  await session.settle();
+  session.close('the invocation is about to time out (shutdownRequested)');
   // It cannot be cancelled: the shard's next batch in this container waits for it.
-  context.consumers.leaveRunning(consumer.shardId, processing);
+  if (!returned) context.consumers.leaveRunning(consumer.shardId, processing);
   stats.processRecordsMs = Date.now() - started;
   return { kind: 'stopped' };
 }
 
 /** Step (timeout guard): let the processor checkpoint what it finished, then stop. */
-async function requestShutdown(
-  context: LifecycleContext,
-  consumer: ShardConsumer,
-  session: CheckpointSession,
-  processRecordsView: CheckpointerView,
-): Promise<void> {
+async function requestShutdown(context: LifecycleContext, consumer: ShardConsumer, session: CheckpointSession): Promise<void> {
   // processRecords has not returned, so "everything delivered" is not "everything
   // done": checkpoint() without a position would lose the records still in hand.
   const shutdownView = session.view({
@@ -297,12 +301,7 @@ async function requestShutdown(
       error,
     });
   } finally {
-    // processRecords may still be running; from here on its checkpoints are refused
-    // so the table never moves past what the response reports as done.
-    processRecordsView.close('the invocation is about to time out (shutdownRequested has returned)');
     shutdownView.close('shutdownRequested has returned');
-    await session.settle();
-    session.close('the invocation is about to time out (shutdownRequested)');
   }
 }
 

@@ -20,23 +20,35 @@ export function defaultGuardMillis(remainingMillis: number): number {
  * would make Lambda replay the whole batch.
  */
 export class TimeoutGuard {
-  private timer?: NodeJS.Timeout;
+  private readonly timers: NodeJS.Timeout[] = [];
   private hasFired = false;
   /** When the guard fires (epoch millis); a timer can run late, the clock cannot. */
   private readonly firesAt: number;
   /** Resolves when the guard fires; never rejects. */
   readonly fired: Promise<'timeout'>;
+  /**
+   * Resolves at the last moment to answer Lambda: a quarter of the margin before the
+   * deadline. A processRecords still running after shutdownRequested may finish (and
+   * checkpoint) until then.
+   */
+  readonly lastCall: Promise<'lastCall'>;
 
-  private constructor(delayMillis: number | undefined) {
+  private constructor(delayMillis: number | undefined, guardMillis = 0) {
     this.firesAt = delayMillis === undefined ? Number.POSITIVE_INFINITY : Date.now() + delayMillis;
-    this.fired = new Promise((resolve) => {
+    this.fired = this.after(delayMillis, 'timeout', () => (this.hasFired = true));
+    this.lastCall = this.after(delayMillis === undefined ? undefined : delayMillis + guardMillis * 0.75, 'lastCall');
+  }
+
+  private after<T>(delayMillis: number | undefined, value: T, then?: () => void): Promise<T> {
+    return new Promise((resolve) => {
       if (delayMillis === undefined) return;
-      this.timer = setTimeout(() => {
-        this.hasFired = true;
-        resolve('timeout');
+      const timer = setTimeout(() => {
+        then?.();
+        resolve(value);
       }, Math.max(0, delayMillis));
       // The guard must never keep a process (a test, the local runner) alive.
-      this.timer.unref();
+      timer.unref();
+      this.timers.push(timer);
     });
   }
 
@@ -47,7 +59,8 @@ export class TimeoutGuard {
     }
     if (typeof context?.getRemainingTimeInMillis !== 'function') return new TimeoutGuard(undefined);
     const remaining = context.getRemainingTimeInMillis();
-    return new TimeoutGuard(remaining - (guardMillis ?? defaultGuardMillis(remaining)));
+    const margin = guardMillis ?? defaultGuardMillis(remaining);
+    return new TimeoutGuard(remaining - margin, margin);
   }
 
   /** True once the guard has fired, or its time has come and the timer has not run yet. */
@@ -56,6 +69,6 @@ export class TimeoutGuard {
   }
 
   stop(): void {
-    if (this.timer) clearTimeout(this.timer);
+    for (const timer of this.timers) clearTimeout(timer);
   }
 }

@@ -246,7 +246,28 @@ describe('the timeout guard against dynalite', () => {
     test.each([
       ['awaits its checkpoint', { awaitShutdownCheckpoint: true, resumeAfterMs: 20 }],
       ['returns before its checkpoint is written', { awaitShutdownCheckpoint: false, resumeAfterMs: 0 }],
-    ])('shutdownRequested (%s) while processRecords runs: its checkpoint holds; a later one from processRecords is refused and does not move the table', async (_name, behaviour) => {
+    ])('shutdownRequested (%s) while processRecords runs; processRecords finishes the record in hand before the last call, and its checkpoint counts', async (_name, behaviour) => {
+      const seqs = sequenceNumbers(6);
+      const invocation = shortInvocation();
+      const processors = stoppableProcessors({ slowAt: (record) => record.sequenceNumber === seqs[2], ...behaviour });
+      const handler = withKclProcessor(processors.factory, options({ timeoutGuardMs: GUARD_MS }));
+
+      const response = await handler(event(seqs), invocation.context);
+
+      expect(processors.calls).toEqual([
+        `initialize ${shardId} TRIM_HORIZON`,
+        `processRecords ${shardId} 6`,
+        `shutdownRequested ${shardId} while processRecords runs`,
+      ]);
+      // processRecords returned before the response: nothing of this batch goes on after it.
+      expect(processors.handled).toEqual(seqs.slice(0, 3)); // nothing after the guard
+      expect(processors.lateCheckpoints).toEqual(['accepted']);
+      expect(await checkpointOf()).toBe(seqs[2]);
+      expect(failures(response)).toEqual([seqs[3]]);
+    });
+
+    test('a processRecords that outlasts the last call: its later checkpoint is refused and does not move the table', async () => {
+      const behaviour = { awaitShutdownCheckpoint: true, resumeAfterMs: REMAINING_MS };
       const seqs = sequenceNumbers(6);
       const invocation = shortInvocation();
       const processors = stoppableProcessors({ slowAt: (record) => record.sequenceNumber === seqs[2], ...behaviour });
@@ -286,8 +307,8 @@ describe('the timeout guard against dynalite', () => {
       // Even if the whole batch came again, only what was not done is delivered.
       expect(failures(await handler(event(seqs), lambdaContext(10_000)))).toEqual([]);
 
-      expect(processors.calls).toEqual([`initialize ${shardId} ${seqs[1]}`, `processRecords ${shardId} 4`]);
-      expect(processors.handled).toEqual(seqs.slice(2));
+      expect(processors.calls).toEqual([`initialize ${shardId} ${seqs[2]}`, `processRecords ${shardId} 3`]);
+      expect(processors.handled).toEqual(seqs.slice(3));
       expect(await checkpointOf()).toBe(seqs[5]);
     });
 
@@ -303,7 +324,8 @@ describe('the timeout guard against dynalite', () => {
           processRecords: ({ records, checkpointer }) =>
             (processing = (async () => {
               for (const record of records) {
-                if (record.sequenceNumber === seqs[3]) await invocation.untilGuardFired();
+                // Held up past the last call to answer: what it does afterwards cannot count.
+                if (record.sequenceNumber === seqs[3]) await invocation.untilGuardFired().then(() => sleep(REMAINING_MS));
                 await checkpointer.checkpoint(record).catch((error: CheckpointError) => void refused.push(error.code));
               }
             })()),
@@ -455,8 +477,9 @@ describe('the timeout guard against dynalite', () => {
       const response = await handler(twoShards, invocation.context);
 
       expect(processors.calls.filter((call) => call.includes(second))).toEqual([]);
-      expect(failures(response)).toEqual([seqs[1], seqs[0]]);
-      expect(await checkpointOf(first)).toBe(seqs[0]);
+      // The first shard finished its record in hand before the last call and checkpointed it.
+      expect(failures(response)).toEqual([seqs[2], seqs[0]]);
+      expect(await checkpointOf(first)).toBe(seqs[1]);
       expect(await checkpointOf(second)).toBeUndefined();
     });
   });
