@@ -8,7 +8,7 @@ import type { LeaseStore } from './lease';
 import { DynamoDbLeaseTable } from './lease-table';
 import type { KclOptions } from './options';
 import type { RecordProcessorFactory } from './record-processor';
-import { type LifecycleContext, ShardConsumers, consumeShardBatch } from './shard-lifecycle';
+import { type LifecycleContext, ShardConsumers, type StartingPosition, consumeShardBatch } from './shard-lifecycle';
 import { ShardLineage } from './shard-lineage';
 import { TimeoutGuard } from './timeout-guard';
 
@@ -55,6 +55,7 @@ export function createKclHandler(
       owner: `kcl-lambda:${process.env.AWS_LAMBDA_FUNCTION_NAME ?? resolveApplicationName(options)}`,
       logger,
       consumers: new ShardConsumers(factory),
+      startingPosition: startingPositionOf(options),
     };
     return context;
   };
@@ -90,6 +91,21 @@ export function createKclHandler(
       metrics.publish(stats);
     }
   };
+}
+
+function startingPositionOf(options: KclOptions): StartingPosition {
+  const position = options.startingPosition ?? process.env.KCL_STARTING_POSITION ?? 'TRIM_HORIZON';
+  if (position !== 'TRIM_HORIZON' && position !== 'LATEST' && position !== 'AT_TIMESTAMP') {
+    throw new KclConfigurationError(`startingPosition must be TRIM_HORIZON, LATEST or AT_TIMESTAMP, got ${JSON.stringify(position)}`);
+  }
+  const seconds = process.env.KCL_STARTING_POSITION_TIMESTAMP;
+  const timestamp = options.startingPositionTimestamp ?? (seconds ? new Date(Number(seconds) * 1000) : undefined);
+  if (position === 'AT_TIMESTAMP' && (timestamp === undefined || Number.isNaN(timestamp.getTime()))) {
+    throw new KclConfigurationError(
+      'startingPosition AT_TIMESTAMP needs startingPositionTimestamp (or KCL_STARTING_POSITION_TIMESTAMP in epoch seconds)',
+    );
+  }
+  return { position, timestamp };
 }
 
 function tableName(options: KclOptions): string {

@@ -41,6 +41,18 @@ export interface KclOptions {
    */
   readonly checkpointing?: CheckpointingMode;
   /**
+   * Where the event source mapping starts reading a shard nothing was checkpointed in.
+   * A parent shard Lambda never delivered from is judged from here at resharding: with
+   * `LATEST` its older records were never meant to be read, so they do not block its children.
+   * @default - the `KCL_STARTING_POSITION` environment variable (the construct sets it), else `TRIM_HORIZON`
+   */
+  readonly startingPosition?: 'TRIM_HORIZON' | 'LATEST' | 'AT_TIMESTAMP';
+  /**
+   * The time `AT_TIMESTAMP` starts from.
+   * @default - the `KCL_STARTING_POSITION_TIMESTAMP` environment variable (epoch seconds)
+   */
+  readonly startingPositionTimestamp?: Date;
+  /**
    * Expand KPL-aggregated records into their user records.
    * @default true
    */

@@ -33,6 +33,13 @@ export interface LifecycleContext {
   readonly owner: string;
   readonly logger: KclLogger;
   readonly consumers: ShardConsumers;
+  /** Where the event source mapping starts a shard without a checkpoint. */
+  readonly startingPosition: StartingPosition;
+}
+
+export interface StartingPosition {
+  readonly position: 'TRIM_HORIZON' | 'LATEST' | 'AT_TIMESTAMP';
+  readonly timestamp?: Date;
 }
 
 /** The outcome of one shard's part of an invocation. */
@@ -127,7 +134,7 @@ export async function consumeShardBatch(
   // Until a shard has its first checkpoint (no row, or a row KCL created and nobody
   // used), its parents must be finished first.
   const parentShardIds = isStartingPosition(lease.checkpoint.sequenceNumber)
-    ? await finishParents(context, streamNameFromArn(batch.eventSourceArn), batch.shardId, stats)
+    ? await finishParents(context, streamNameFromArn(batch.eventSourceArn), batch.shardId, stats, guard)
     : undefined;
   const pending = skipReplays(batch.userRecords, lease.checkpoint, stats);
   const session = new CheckpointSession({
@@ -405,10 +412,11 @@ async function finishParents(
   streamName: string,
   shardId: string,
   stats: ShardBatchStats,
+  guard: TimeoutGuard,
 ): Promise<readonly string[]> {
   const parents = await context.lineage().parentsOf(streamName, shardId);
   for (const parentShardId of parents) {
-    await context.consumers.exclusive(parentShardId, () => finishParent(context, streamName, shardId, parentShardId, stats));
+    await context.consumers.exclusive(parentShardId, () => finishParent(context, streamName, shardId, parentShardId, stats, guard));
   }
   return parents;
 }
@@ -419,15 +427,26 @@ async function finishParent(
   childShardId: string,
   parentShardId: string,
   stats: ShardBatchStats,
+  guard: TimeoutGuard,
 ): Promise<void> {
+  if (!(await context.consumers.unfinishedSettled(parentShardId, guard.fired))) {
+    throw new ParentShardNotFinishedError(childShardId, parentShardId, 'is still processing a batch the timeout guard stopped');
+  }
   const lease = await readLease(context, parentShardId);
   if (lease.checkpoint.sequenceNumber === SHARD_END) return;
   // A parent nothing was ever checkpointed in (it stayed empty) had no first batch of
   // its own: the same rule applies to its parents now, before it can end.
   const grandparents = isStartingPosition(lease.checkpoint.sequenceNumber)
-    ? await finishParents(context, streamName, parentShardId, stats)
+    ? await finishParents(context, streamName, parentShardId, stats, guard)
     : undefined;
-  const read = await context.lineage().readFrom(streamName, parentShardId, lease.checkpoint.sequenceNumber);
+  const neverCheckpointed = isStartingPosition(lease.checkpoint.sequenceNumber);
+  if (neverCheckpointed && context.startingPosition.position === 'LATEST') {
+    // Lambda delivers a parent before its children, and it delivered nothing of this
+    // one: all it holds predates the mapping, which started at LATEST. It is drained.
+    return endShard(context, childShardId, parentShardId, lease, grandparents, stats);
+  }
+  const from = neverCheckpointed && context.startingPosition.position === 'AT_TIMESTAMP' ? context.startingPosition.timestamp : undefined;
+  const read = await context.lineage().readFrom(streamName, parentShardId, lease.checkpoint.sequenceNumber, from);
   if (read.expired) {
     context.logger.warn(`Parent shard ${parentShardId} no longer exists (past retention); not waiting for it`, {
       shardId: childShardId,

@@ -119,28 +119,30 @@ export class ShardLineage {
    * there. ResourceNotFoundException means the shard aged out (`expired`); other
    * errors propagate.
    */
-  async readFrom(streamName: string, shardId: string, sequenceNumber: string): Promise<ParentRead> {
+  async readFrom(streamName: string, shardId: string, sequenceNumber: string, atTimestamp?: Date): Promise<ParentRead> {
     if (!isValidSequenceNumber(sequenceNumber)) {
       throw new TypeError(`Not a Kinesis sequence number or KCL sentinel: ${JSON.stringify(sequenceNumber)}`);
     }
     if (sequenceNumber === SHARD_END) return { closed: true, expired: false, records: [] };
     try {
-      return await this.walk(streamName, shardId, sequenceNumber);
+      return await this.walk(streamName, shardId, sequenceNumber, atTimestamp);
     } catch (error) {
       if (isResourceNotFound(error)) return { closed: false, expired: true, records: [] };
       throw error;
     }
   }
 
-  private async walk(streamName: string, shardId: string, sequenceNumber: string): Promise<ParentRead> {
+  private async walk(streamName: string, shardId: string, sequenceNumber: string, atTimestamp?: Date): Promise<ParentRead> {
     const atSequence = isNumericSequenceNumber(sequenceNumber);
+    const fromTimestamp = !atSequence && atTimestamp !== undefined;
     const [kinesis, { GetShardIteratorCommand, GetRecordsCommand }] = await Promise.all([this.client(), loadKinesisModule()]);
     const start = await kinesis.send(
       new GetShardIteratorCommand({
         StreamName: streamName,
         ShardId: shardId,
-        ShardIteratorType: (atSequence ? 'AT_SEQUENCE_NUMBER' : 'TRIM_HORIZON') satisfies ShardIteratorType,
+        ShardIteratorType: (atSequence ? 'AT_SEQUENCE_NUMBER' : fromTimestamp ? 'AT_TIMESTAMP' : 'TRIM_HORIZON') satisfies ShardIteratorType,
         StartingSequenceNumber: atSequence ? sequenceNumber : undefined,
+        Timestamp: fromTimestamp ? atTimestamp : undefined,
       }),
     );
     // Without an iterator nothing was read; it must not pass for a drained shard.

@@ -224,6 +224,11 @@ export class KclConsumer extends Construct {
     this.function.addEnvironment(RuntimeEnvironment.CHECKPOINT_TABLE, this.checkpointTable.tableName);
     this.function.addEnvironment(RuntimeEnvironment.APPLICATION_NAME, this.applicationName);
     this.function.addEnvironment(RuntimeEnvironment.METRICS_NAMESPACE, this.metricsNamespace);
+    this.function.addEnvironment(RuntimeEnvironment.STARTING_POSITION, props.startingPosition ?? lambda.StartingPosition.TRIM_HORIZON);
+    if (props.startingPositionTimestamp) {
+      const seconds = Math.floor(props.startingPositionTimestamp.getTime() / 1000);
+      this.function.addEnvironment(RuntimeEnvironment.STARTING_POSITION_TIMESTAMP, String(seconds));
+    }
 
     // The runtime reads and conditionally writes one lease item per shard; nothing else.
     this.checkpointTable.grant(this.function, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem');

@@ -9,4 +9,8 @@ export const RuntimeEnvironment = {
   APPLICATION_NAME: 'KCL_APPLICATION_NAME',
   /** CloudWatch namespace of the runtime's EMF metrics. */
   METRICS_NAMESPACE: 'KCL_METRICS_NAMESPACE',
+  /** The event source mapping's starting position: judges parent shards Lambda never delivered from. */
+  STARTING_POSITION: 'KCL_STARTING_POSITION',
+  /** With AT_TIMESTAMP: the time, in epoch seconds. */
+  STARTING_POSITION_TIMESTAMP: 'KCL_STARTING_POSITION_TIMESTAMP',
 } as const;

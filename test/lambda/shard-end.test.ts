@@ -154,6 +154,50 @@ describe('shard end and parent-before-child against kinesalite and dynalite', ()
     });
   });
 
+  test('startingPosition LATEST: a parent Lambda never delivered from (only older records) is ended, not waited for', async () => {
+    const stream = await harness.newStream(1);
+    const parent = stream.shardIds[0];
+    await put(stream, parent, 3, 'before-the-mapping');
+    const [lower] = await splitShard(harness.kinesis, stream.streamName, parent);
+    const lowerSeqs = await put(stream, lower, 2, 'after');
+
+    // The default (TRIM_HORIZON) must wait: those records are still to come.
+    await rejection(run(container('A').handler, stream, lower));
+
+    const { handler } = container('B', 'checkpoint', { startingPosition: 'LATEST' });
+    expect(await run(handler, stream, lower)).toEqual({ batchItemFailures: [] });
+    expect(calls(parent, 'shardEnded')).toHaveLength(1);
+    expect(calls(parent, 'processRecords')).toHaveLength(0);
+    expect((await harness.row(tableName, parent))?.checkpoint).toEqual({ S: 'SHARD_END' });
+    expect((await harness.row(tableName, lower))?.checkpoint).toEqual({ S: lowerSeqs[1] });
+  });
+
+  test('startingPosition AT_TIMESTAMP: only a parent’s records from that time on must be processed first', async () => {
+    const stream = await harness.newStream(1);
+    const parent = stream.shardIds[0];
+    await put(stream, parent, 2, 'old');
+    // kinesalite's arrival times may be rounded down to the second: keep a whole
+    // second of margin on both sides of the starting time.
+    await new Promise((resolve) => setTimeout(resolve, 2_100));
+    const startedAt = new Date(Date.now() - 1_000);
+    await put(stream, parent, 1, 'new');
+    const [lower] = await splitShard(harness.kinesis, stream.streamName, parent);
+    await put(stream, lower, 1, 'child');
+    const options: KclOptions = { startingPosition: 'AT_TIMESTAMP', startingPositionTimestamp: startedAt };
+
+    const blocked = await rejection(run(container('A', 'checkpoint', options).handler, stream, lower));
+    expect(blocked.message).toContain(parent);
+
+    // Lambda delivers the parent from the timestamp: only the new record.
+    const { handler } = container('B', 'checkpoint', options);
+    const fromTimestamp = await eventOf(stream, parent);
+    fromTimestamp.Records = fromTimestamp.Records.filter((record) => record.kinesis.approximateArrivalTimestamp * 1000 >= startedAt.getTime());
+    expect(fromTimestamp.Records).toHaveLength(1);
+    expect(await handler(fromTimestamp)).toEqual({ batchItemFailures: [] });
+    expect(await run(handler, stream, lower)).toEqual({ batchItemFailures: [] });
+    expect(calls(parent, 'shardEnded')).toHaveLength(1);
+  });
+
   test('merge: both parents are ended once each before the child; the child row names both parents', async () => {
     const stream = await harness.newStream(2);
     const [left, right] = stream.shardIds;

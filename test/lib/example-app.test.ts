@@ -60,9 +60,11 @@ describe('example app (bin/app.ts)', () => {
       'KCL_APPLICATION_NAME',
       'KCL_CHECKPOINT_TABLE',
       'KCL_METRICS_NAMESPACE',
+      'KCL_STARTING_POSITION',
       'NODE_OPTIONS',
     ]);
     expect(functionResource.Properties.Environment.Variables.KCL_APPLICATION_NAME).toBe('KclLambdaExample-Consumer');
+    expect(functionResource.Properties.Environment.Variables.KCL_STARTING_POSITION).toBe('TRIM_HORIZON');
   });
 
   test('the stack is environment-agnostic (no account or region, no context lookups)', () => {

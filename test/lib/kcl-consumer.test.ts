@@ -436,6 +436,15 @@ describe('KclConsumer event source overrides', () => {
     });
     // The alarm fires at two thirds of a one-hour record age, before Lambda discards.
     template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'IteratorAge', Threshold: 2_400_000 });
+    // The runtime judges parent shards Lambda never delivered from by the same start.
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: {
+        Variables: Match.objectLike({
+          KCL_STARTING_POSITION: 'AT_TIMESTAMP',
+          KCL_STARTING_POSITION_TIMESTAMP: String(Date.parse('2026-01-02T03:04:05Z') / 1000),
+        }),
+      },
+    });
   });
 
   test('LATEST and parallelizationFactor 1 are accepted', () => {
@@ -446,6 +455,9 @@ describe('KclConsumer event source overrides', () => {
     template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
       StartingPosition: 'LATEST',
       ParallelizationFactor: 1,
+    });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ KCL_STARTING_POSITION: 'LATEST' }) },
     });
   });
 
