@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Context, KinesisStreamBatchItemFailure, KinesisStreamBatchResponse } from 'aws-lambda';
 import { defaultDynamoDbClient, defaultKinesisClient } from './aws-clients';
 import { type MetricsSink, type ShardBatchStats, batchLogFields, createMetricsSink, resolveApplicationName } from './batch-metrics';
@@ -52,7 +53,9 @@ export function createKclHandler(
       factory,
       checkpointing,
       deaggregate: decodeOptions.deaggregate,
-      owner: `kcl-lambda:${process.env.AWS_LAMBDA_FUNCTION_NAME ?? resolveApplicationName(options)}`,
+      // Unique per container, like a KCL worker id: a write is only ever mistaken for
+      // our own (a retried write whose response was lost) when it is.
+      owner: `kcl-lambda:${process.env.AWS_LAMBDA_FUNCTION_NAME ?? resolveApplicationName(options)}:${randomUUID().slice(0, 8)}`,
       logger,
       consumers: new ShardConsumers(factory),
       startingPosition: startingPositionOf(options),
