@@ -36,6 +36,7 @@ export function createKclHandler(
   if (checkpointing !== 'auto' && checkpointing !== 'manual') {
     throw new KclConfigurationError(`checkpointing must be 'auto' or 'manual', got ${JSON.stringify(checkpointing)}`);
   }
+  TimeoutGuard.validate(options.timeoutGuardMs);
   const logger = createLogger(options);
   const metrics = overrides.metrics ?? createMetricsSink(options, { logger });
   let context: LifecycleContext | undefined;
@@ -66,7 +67,11 @@ export function createKclHandler(
   return async (event, lambdaContext) => {
     const shards = shardBatchesOf(event, decodeOptions);
     const engine = lifecycleContext();
-    const guard = TimeoutGuard.start(lambdaContext, options.timeoutGuardMs);
+    const guard = TimeoutGuard.start(lambdaContext, options.timeoutGuardMs, (requested, used) =>
+      logger.warn(
+        `timeoutGuardMs ${requested} is not shorter than the ${Math.round(used * 2)} ms this invocation has; using ${Math.round(used)} ms`,
+      ),
+    );
     const stats: ShardBatchStats[] = [];
     const batchItemFailures: KinesisStreamBatchItemFailure[] = [];
     try {

@@ -52,14 +52,31 @@ export class TimeoutGuard {
     });
   }
 
-  /** A guard for this invocation; none when the context has no clock (a direct call in a test). */
-  static start(context: Partial<RemainingTime> | undefined, guardMillis?: number): TimeoutGuard {
+  /** Refuses a margin that is not a non-negative number of milliseconds. */
+  static validate(guardMillis: number | undefined): void {
     if (guardMillis !== undefined && (!Number.isFinite(guardMillis) || guardMillis < 0)) {
       throw new KclConfigurationError(`timeoutGuardMs must be a non-negative number of milliseconds, got ${guardMillis}`);
     }
+  }
+
+  /**
+   * A guard for this invocation; none when the context has no clock (a direct call in a
+   * test). A margin as long as the time left would deliver nothing, ever: it is cut to
+   * half the time left and `onCapped` is told.
+   */
+  static start(
+    context: Partial<RemainingTime> | undefined,
+    guardMillis?: number,
+    onCapped?: (requested: number, used: number) => void,
+  ): TimeoutGuard {
+    TimeoutGuard.validate(guardMillis);
     if (typeof context?.getRemainingTimeInMillis !== 'function') return new TimeoutGuard(undefined);
     const remaining = context.getRemainingTimeInMillis();
-    const margin = guardMillis ?? defaultGuardMillis(remaining);
+    let margin = guardMillis ?? defaultGuardMillis(remaining);
+    if (margin >= remaining) {
+      margin = remaining / 2;
+      onCapped?.(guardMillis ?? margin, margin);
+    }
     return new TimeoutGuard(remaining - margin, margin);
   }
 

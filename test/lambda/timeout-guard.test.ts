@@ -59,8 +59,9 @@ describe('TimeoutGuard', () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(35);
   });
 
-  test('is expired at once when the margin is not less than the time left', () => {
-    const guard = TimeoutGuard.start(lambdaContext(50), 50);
+  test('is expired as soon as the margin leaves no time', async () => {
+    const guard = TimeoutGuard.start(lambdaContext(50), 49);
+    await sleep(5);
     expect(guard.expired).toBe(true);
     guard.stop();
   });
@@ -70,6 +71,24 @@ describe('TimeoutGuard', () => {
     const outcome = await Promise.race([guard.fired, sleep(40).then(() => 'still waiting')]);
     expect(outcome).toBe('still waiting');
     expect(guard.expired).toBe(false);
+  });
+
+  test('a margin as long as the time left is cut to half of it, and said so', async () => {
+    const capped: number[][] = [];
+    const guard = TimeoutGuard.start(lambdaContext(200), 60_000, (requested, used) => void capped.push([requested, used]));
+    expect(capped).toHaveLength(1);
+    expect(capped[0][0]).toBe(60_000);
+    expect(capped[0][1]).toBeGreaterThan(80);
+    expect(capped[0][1]).toBeLessThanOrEqual(100);
+    expect(guard.expired).toBe(false);
+    await guard.fired;
+    guard.stop();
+  });
+
+  test('withKclProcessor refuses a bad timeoutGuardMs when it is created', () => {
+    expect(() => withKclProcessor(() => ({ initialize() {}, processRecords() {}, shardEnded() {} }), { timeoutGuardMs: -5 })).toThrow(
+      /timeoutGuardMs must be a non-negative number/,
+    );
   });
 
   test.each([-1, Number.NaN, Number.POSITIVE_INFINITY])('refuses timeoutGuardMs %p', (millis) => {
@@ -455,7 +474,8 @@ describe('the timeout guard against dynalite', () => {
     test('a guard that has already fired delivers nothing: no initialize, no processRecords, every record reported', async () => {
       const seqs = sequenceNumbers(3);
       const processors = stoppableProcessors({ slowAt: () => false });
-      const handler = withKclProcessor(processors.factory, options({ timeoutGuardMs: 1_000 }));
+      // The guard fires a millisecond into the invocation: before the shard's lease is read.
+      const handler = withKclProcessor(processors.factory, options({ timeoutGuardMs: 499 }));
 
       const response = await handler(event(seqs), lambdaContext(500));
 
