@@ -67,7 +67,7 @@ function parseOptions(argv: string[]): DemoOptions | 'help' {
     reshards: reshards as Reshard[] | undefined,
     stream: values.stream,
     template: values.template,
-    settings: batchSize !== undefined ? { batchSize } : undefined,
+    overrides: batchSize !== undefined ? { batchSize } : undefined,
     kinesisEndpoint: values['kinesis-endpoint'],
     dynamoDbEndpoint: values['dynamodb-endpoint'],
     onFailureFile: values['on-failure-file'],

@@ -48,6 +48,8 @@ export interface DemoOptions {
   readonly template?: string;
   /** Explicit settings; override those of the template. Given alone, no template is read. */
   readonly settings?: Partial<EventSourceMappingSettings>;
+  /** Settings laid over those of the app or template (e.g. `--batch-size`). */
+  readonly overrides?: Partial<EventSourceMappingSettings>;
   /** Reshards done midway, in order. @default ['split'] */
   readonly reshards?: readonly Reshard[];
   /** Where on-failure records are appended. @default - a new file in the temp directory */
@@ -368,10 +370,12 @@ async function countAtOrBelowCheckpoint(
 async function loadSettings(options: DemoOptions): Promise<{ settings: EventSourceMappingSettings; source: string }> {
   if (options.template) {
     const fromTemplate = settingsFromTemplateFile(options.template);
-    return { settings: resolveSettings({ ...fromTemplate, ...options.settings }), source: `template ${options.template}` };
+    const settings = resolveSettings({ ...fromTemplate, ...options.settings, ...options.overrides });
+    return { settings, source: `template ${options.template}` };
   }
-  if (options.settings) return { settings: resolveSettings(options.settings), source: 'explicit settings' };
-  return { settings: await exampleStackSettings(), source: 'synthesized from bin/app.ts' };
+  if (options.settings) return { settings: resolveSettings({ ...options.settings, ...options.overrides }), source: 'explicit settings' };
+  const fromApp = await exampleStackSettings();
+  return { settings: resolveSettings({ ...fromApp, ...options.overrides }), source: 'synthesized from bin/app.ts' };
 }
 
 /** The environment the deployed function gets, pointed at the local services. */
