@@ -31,4 +31,5 @@ export {
   compareExtended,
   compareSequenceNumbers,
 } from './sequence-number';
-export { deaggregate, isAggregated } from './deaggregate';
+export { type KinesisRecordInput, deaggregate, isAggregated } from './deaggregate';
+export type { PowertoolsMetricsLike } from './powertools-adapters';

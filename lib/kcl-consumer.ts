@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy, Token } from 'aws-cdk-lib';
+import { Annotations, Duration, RemovalPolicy, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
@@ -221,6 +221,14 @@ export class KclConsumer extends Construct {
       });
 
     this.function = props.function ?? this.buildFunction(props.functionProps!);
+    if (props.filters && props.filters.length > 0) {
+      Annotations.of(this).addWarningV2(
+        'kcl-lambda:filters-block-resharding',
+        'Records the filters drop never reach the processor, so they are never checkpointed: if any are among a ' +
+          "parent shard's last records, the parent never counts as drained and its child shards wait (KCL's " +
+          'parent-before-child rule) until Lambda discards their batches. Filter inside the processor instead if the stream is resharded.',
+      );
+    }
     this.function.addEnvironment(RuntimeEnvironment.CHECKPOINT_TABLE, this.checkpointTable.tableName);
     this.function.addEnvironment(RuntimeEnvironment.APPLICATION_NAME, this.applicationName);
     this.function.addEnvironment(RuntimeEnvironment.METRICS_NAMESPACE, this.metricsNamespace);
@@ -385,6 +393,10 @@ export class KclConsumer extends Construct {
           resources: [logGroup.logGroupRef.logGroupArn],
         }),
       );
+      // Function adds this only to a role it creates itself; without it a VPC function cannot create its ENIs.
+      if (functionProps.vpc) {
+        role.addManagedPolicy(iam.ManagedPolicy.fromAwsManagedPolicyName('service-role/AWSLambdaVPCAccessExecutionRole'));
+      }
     }
     return new nodejs.NodejsFunction(this, 'Function', {
       runtime: lambda.Runtime.NODEJS_24_X,

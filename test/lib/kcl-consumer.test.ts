@@ -1,5 +1,6 @@
 import { Duration, Stack } from 'aws-cdk-lib';
-import { Match } from 'aws-cdk-lib/assertions';
+import { Annotations, Match } from 'aws-cdk-lib/assertions';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kinesis from 'aws-cdk-lib/aws-kinesis';
@@ -601,5 +602,30 @@ describe('KclConsumer validation', () => {
 
   test('streamRetentionPeriod without a given stream is refused', () => {
     expect(construct({ streamRetentionPeriod: Duration.days(2) })).toThrow(/streamProps.retentionPeriod/);
+  });
+});
+
+describe('KclConsumer in a VPC and with filters', () => {
+  test('a built function in a VPC gets the ENI permissions its own role would have had', () => {
+    const synthesized = synthesizeConsumer((stack) => ({
+      functionProps: { entry: ECHO_HANDLER_ENTRY, vpc: new ec2.Vpc(stack, 'Vpc', { maxAzs: 1, natGateways: 0 }) },
+    }));
+    const role = synthesized.stack.resolve((synthesized.consumer.function.role!.node.defaultChild as iam.CfnRole).managedPolicyArns);
+    expect(JSON.stringify(role)).toContain('service-role/AWSLambdaVPCAccessExecutionRole');
+  });
+
+  test('without a VPC the role has no managed policy at all', () => {
+    const synthesized = synthesizeConsumer();
+    const managed = synthesized.stack.resolve((synthesized.consumer.function.role!.node.defaultChild as iam.CfnRole).managedPolicyArns);
+    expect(managed).toBeUndefined();
+  });
+
+  test('filters come with a synth-time warning about resharding', () => {
+    const { stack } = synthesizeConsumer(() => ({
+      filters: [lambda.FilterCriteria.filter({ partitionKey: lambda.FilterRule.isEqual('orders') })],
+    }));
+    Annotations.fromStack(stack).hasWarning('*', Match.stringLikeRegexp('never counts as drained'));
+    const { stack: plain } = synthesizeConsumer();
+    Annotations.fromStack(plain).hasNoWarning('*', Match.anyValue());
   });
 });
