@@ -9,8 +9,8 @@
  * time (Lambda may invoke twice; the emulated mapping never does), and the
  * mapping sees the first container's answer.
  */
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import type { KinesisClient, Shard } from '@aws-sdk/client-kinesis';
+import { DeleteTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DeleteStreamCommand, type KinesisClient, type Shard } from '@aws-sdk/client-kinesis';
 import type { Context, KinesisStreamEvent } from 'aws-lambda';
 import { CheckpointError, type KinesisUserRecord, type RecordProcessor, withKclProcessor, withRecordHandler } from '../../lambda';
 import type { KinesisBatchHandler as RuntimeHandler } from '../../lambda/kcl-engine';
@@ -172,6 +172,10 @@ export async function runHistory(env: HistoryEnvironment, history: History): Pro
   }));
   log.trace.push(`DynamoDB requests: ${faults.requestCount}; injected: ${faults.injected.join(', ') || 'none'}`);
   log.trace.push(`mapping: ${JSON.stringify(mapping.stats())}`);
+  // Everything the checks need is in the log: free the emulators' account limits (1,000
+  // shards) and memory for the next of thousands of histories.
+  await env.kinesis.send(new DeleteStreamCommand({ StreamName: streamName })).catch(() => undefined);
+  await env.harness.admin.send(new DeleteTableCommand({ TableName: tableName })).catch(() => undefined);
   return { log, stuck };
 }
 
