@@ -1,3 +1,4 @@
+import { DEFAULT_METRICS_NAMESPACE, RuntimeEnvironment } from './runtime-environment';
 import { EmfMetricsSink } from './emf-metrics';
 import type { KclLogger, KclOptions } from './options';
 import { PowertoolsMetricsSink } from './powertools-adapters';
@@ -77,7 +78,7 @@ export function createMetricsSink(options: KclOptions = {}, io: MetricsSinkIo = 
     : new EmfMetricsSink({
         applicationName,
         shardDimension,
-        namespace: options.metricsNamespace ?? (process.env.KCL_METRICS_NAMESPACE || DEFAULT_METRICS_NAMESPACE),
+        namespace: options.metricsNamespace ?? (process.env[RuntimeEnvironment.METRICS_NAMESPACE] || DEFAULT_METRICS_NAMESPACE),
         write: io.write,
         now: io.now,
       });
@@ -92,13 +93,13 @@ export function createMetricsSink(options: KclOptions = {}, io: MetricsSinkIo = 
   };
 }
 
-export const DEFAULT_METRICS_NAMESPACE = 'KclLambda';
+export { DEFAULT_METRICS_NAMESPACE };
 
 /** The `ApplicationName` dimension value: option, then environment, then function name. */
 export function resolveApplicationName(options: Pick<KclOptions, 'applicationName'>): string {
   return (
     options.applicationName ||
-    process.env.KCL_APPLICATION_NAME ||
+    process.env[RuntimeEnvironment.APPLICATION_NAME] ||
     process.env.AWS_LAMBDA_FUNCTION_NAME ||
     'unknown'
   );

@@ -11,6 +11,7 @@ import type { KclOptions } from './options';
 import type { RecordProcessorFactory } from './record-processor';
 import { type LifecycleContext, ShardConsumers, type StartingPosition, consumeShardBatch } from './shard-lifecycle';
 import { ShardLineage } from './shard-lineage';
+import { RuntimeEnvironment } from './runtime-environment';
 import { TimeoutGuard } from './timeout-guard';
 
 /** A Lambda handler for Kinesis event source mappings with partial batch responses. */
@@ -102,11 +103,11 @@ export function createKclHandler(
 }
 
 function startingPositionOf(options: KclOptions): StartingPosition {
-  const position = options.startingPosition ?? process.env.KCL_STARTING_POSITION ?? 'TRIM_HORIZON';
+  const position = options.startingPosition ?? process.env[RuntimeEnvironment.STARTING_POSITION] ?? 'TRIM_HORIZON';
   if (position !== 'TRIM_HORIZON' && position !== 'LATEST' && position !== 'AT_TIMESTAMP') {
     throw new KclConfigurationError(`startingPosition must be TRIM_HORIZON, LATEST or AT_TIMESTAMP, got ${JSON.stringify(position)}`);
   }
-  const seconds = process.env.KCL_STARTING_POSITION_TIMESTAMP;
+  const seconds = process.env[RuntimeEnvironment.STARTING_POSITION_TIMESTAMP];
   const timestamp = options.startingPositionTimestamp ?? (seconds ? new Date(Number(seconds) * 1000) : undefined);
   if (position === 'AT_TIMESTAMP' && (timestamp === undefined || Number.isNaN(timestamp.getTime()))) {
     throw new KclConfigurationError(
@@ -117,7 +118,7 @@ function startingPositionOf(options: KclOptions): StartingPosition {
 }
 
 function tableName(options: KclOptions): string {
-  const name = options.tableName ?? process.env.KCL_CHECKPOINT_TABLE;
+  const name = options.tableName ?? process.env[RuntimeEnvironment.CHECKPOINT_TABLE];
   if (!name) {
     throw new KclConfigurationError(
       'No checkpoint table: pass options.tableName or set the KCL_CHECKPOINT_TABLE environment variable',

@@ -76,12 +76,13 @@ export class ShardLineage {
   /** Per stream name: a ListShards walk in flight, shared by concurrent callers. */
   private readonly refreshing = new Map<string, Promise<ShardsById>>();
 
+  /** The client `kinesis` built, when it is a builder. */
+  private built?: Promise<KinesisClient>;
+
   /**
    * @param kinesis the client, or a function that builds it on first use (most
    * containers never see a new shard, so they never load the Kinesis SDK)
    */
-  private built?: Promise<KinesisClient>;
-
   constructor(
     private readonly kinesis: KinesisClient | (() => Promise<KinesisClient>),
     options: ShardLineageOptions = {},

@@ -1,4 +1,4 @@
 export { KclConsumer, type KclConsumerProps, type OnFailureDestination } from './kcl-consumer';
 export { KclDashboard, type KclDashboardProps } from './kcl-dashboard';
 export { DEFAULT_METRICS_NAMESPACE, KclMetricName, kclMetric } from './kcl-metrics';
-export { RuntimeEnvironment } from './runtime-environment';
+export { RuntimeEnvironment } from '../lambda/runtime-environment';

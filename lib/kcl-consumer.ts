@@ -14,7 +14,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { KclDashboard } from './kcl-dashboard';
 import { DEFAULT_METRICS_NAMESPACE, KclMetricName, kclMetric } from './kcl-metrics';
-import { RuntimeEnvironment } from './runtime-environment';
+import { RuntimeEnvironment } from '../lambda/runtime-environment';
 
 /** Where Lambda sends the metadata of records it discards. */
 export type OnFailureDestination = sqs.IQueue | sns.ITopic | s3.IBucket;

@@ -2,7 +2,7 @@ import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 
 /** The CloudWatch namespace the runtime publishes its metrics in unless told otherwise. */
-export const DEFAULT_METRICS_NAMESPACE = 'KclLambda';
+export { DEFAULT_METRICS_NAMESPACE } from '../lambda/runtime-environment';
 
 /**
  * The metrics the runtime publishes in Embedded Metric Format, one flush per

@@ -1,6 +1,6 @@
 /**
- * The environment variables the runtime (`kcl-lambda/lambda`) reads. The
- * construct writes them into the function so the handler needs no options.
+ * The environment variables the runtime reads. The construct (lib/) writes them
+ * into the function so the handler needs no options; both take the names from here.
  */
 export const RuntimeEnvironment = {
   /** Name of the DynamoDB checkpoint (lease) table. */
@@ -14,3 +14,6 @@ export const RuntimeEnvironment = {
   /** With AT_TIMESTAMP: the time, in epoch seconds. */
   STARTING_POSITION_TIMESTAMP: 'KCL_STARTING_POSITION_TIMESTAMP',
 } as const;
+
+/** The CloudWatch namespace of the runtime's metrics when none is given. */
+export const DEFAULT_METRICS_NAMESPACE = 'KclLambda';
