@@ -17,7 +17,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { build } from 'esbuild';
-import type { ReportRow, ReportSection } from './report';
+import { type ReportRow, type ReportSection, runStandalone } from './report';
 
 const ROOT = path.resolve(__dirname, '..');
 
@@ -179,17 +179,4 @@ export async function run(settings: BundleSettings = DEFAULT_SETTINGS): Promise<
   }
 }
 
-if (require.main === module) {
-  run().then(
-    (sections) => {
-      for (const section of sections) {
-        console.log(section.title);
-        console.table(section.rows.map((row) => ({ name: row.name, result: row.display, ratio: row.ratio?.toFixed(2) })));
-      }
-    },
-    (error: unknown) => {
-      console.error(error);
-      process.exitCode = 1;
-    },
-  );
-}
+if (require.main === module) runStandalone(run);

@@ -12,7 +12,7 @@ import type { RecordProcessor } from '../lambda/record-processor';
 import { type RuntimeHarness, startRuntimeHarness } from '../test/support/runtime-harness';
 import { SILENT_LOGGER } from './batch-candidates';
 import { BatchSeries, type Workload, kinesisBatch } from './kinesis-workload';
-import type { ReportRow, ReportSection } from './report';
+import { type ReportRow, type ReportSection, runStandalone } from './report';
 
 const WORKLOAD: Workload = { name: '100 × 1 KB', records: 100, payloadBytes: 1024 };
 const FAILING_INDEX = 50;
@@ -186,12 +186,4 @@ export async function run(): Promise<ReportSection> {
   };
 }
 
-if (require.main === module) {
-  run().then(
-    (section) => console.table(section.rows.map((row) => ({ name: row.name, result: row.display, sent: row.details?.requests }))),
-    (error: unknown) => {
-      console.error(error);
-      process.exitCode = 1;
-    },
-  );
-}
+if (require.main === module) runStandalone(run);

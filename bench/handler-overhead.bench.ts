@@ -38,7 +38,7 @@ import {
   seededInMemoryStore,
 } from './batch-candidates';
 import { BatchSeries, WORKLOADS, type Workload, kinesisBatch } from './kinesis-workload';
-import type { ReportRow, ReportSection } from './report';
+import { type ReportRow, type ReportSection, runStandalone } from './report';
 
 export const BASELINE = 'hand-written loop';
 const POWERTOOLS = 'Powertools BatchProcessor, processInParallel: false';
@@ -271,17 +271,4 @@ function roundBench(workload: Workload, candidates: readonly Candidate[], series
   return bench;
 }
 
-if (require.main === module) {
-  run().then(
-    (sections) => {
-      for (const section of sections) {
-        console.log(section.title);
-        console.table(section.rows.map((row) => ({ name: row.name, result: row.display, ratio: row.ratio?.toFixed(2) })));
-      }
-    },
-    (error: unknown) => {
-      console.error(error);
-      process.exitCode = 1;
-    },
-  );
-}
+if (require.main === module) runStandalone(run);

@@ -86,3 +86,14 @@ export function markdownTable(sections: readonly ReportSection[]): string {
   }
   return lines.join('\n');
 }
+
+/** Runs one section's benchmark on its own (`npx tsx bench/<name>.bench.ts`) and prints its rows. */
+export function runStandalone(run: () => Promise<ReportSection | readonly ReportSection[]>): void {
+  run().then(
+    (result) => console.log(markdownTable(Array.isArray(result) ? result : [result as ReportSection])),
+    (error: unknown) => {
+      console.error(error);
+      process.exitCode = 1;
+    },
+  );
+}
