@@ -60,6 +60,20 @@ function expectMatchesReference(specs: readonly UserRecordSpec[]): KinesisUserRe
   return ours;
 }
 
+/** The one plain user record a Kinesis record (plain, or an aggregate too corrupt to expand) becomes. */
+function plainUserRecord(data: Buffer): KinesisUserRecord {
+  return {
+    shardId: SHARD_ID,
+    sequenceNumber: SEQUENCE_NUMBER,
+    subSequenceNumber: 0,
+    partitionKey: 'outer-partition-key',
+    explicitHashKey: undefined,
+    data,
+    approximateArrivalTimestamp: ARRIVAL,
+    aggregated: false,
+  };
+}
+
 function dataOf(length: number, seed: number): Buffer {
   const bytes = Buffer.alloc(length);
   for (let i = 0; i < length; i++) bytes[i] = (i * 31 + seed * 7) & 0xff;
@@ -93,18 +107,7 @@ describe('deaggregate: plain records', () => {
     const record = kinesisRecord(data);
     const onCorrupt = jest.fn();
     const result = deaggregate(record, onCorrupt);
-    expect(result).toEqual([
-      {
-        shardId: SHARD_ID,
-        sequenceNumber: SEQUENCE_NUMBER,
-        subSequenceNumber: 0,
-        partitionKey: 'outer-partition-key',
-        explicitHashKey: undefined,
-        data,
-        approximateArrivalTimestamp: ARRIVAL,
-        aggregated: false,
-      },
-    ]);
+    expect(result).toEqual([plainUserRecord(data)]);
     expect(result[0].data).toBe(data);
     expect(onCorrupt).not.toHaveBeenCalled();
   });
@@ -351,18 +354,7 @@ describe('deaggregate: corrupt aggregates are delivered as one plain record with
     const record: KinesisRecordInput = kinesisRecord(data);
     const warnings: string[] = [];
     const result = deaggregate(record, (message) => warnings.push(message));
-    expect(result).toEqual([
-      {
-        shardId: SHARD_ID,
-        sequenceNumber: SEQUENCE_NUMBER,
-        subSequenceNumber: 0,
-        partitionKey: 'outer-partition-key',
-        explicitHashKey: undefined,
-        data,
-        approximateArrivalTimestamp: ARRIVAL,
-        aggregated: false,
-      },
-    ]);
+    expect(result).toEqual([plainUserRecord(data)]);
     expect(result[0].data).toBe(data);
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toContain(SEQUENCE_NUMBER);

@@ -5,6 +5,7 @@ import { CheckpointError } from '../../lambda/errors';
 import { JsonLogger, createLogger, logLevelFromEnvironment } from '../../lambda/json-logger';
 import type { KinesisUserRecord } from '../../lambda/kinesis-user-record';
 import type { KclLogger } from '../../lambda/options';
+import { isolateEnvironment } from '../support/environment';
 
 const NOW = new Date(Date.UTC(2025, 5, 6, 7, 8, 9, 10));
 
@@ -39,20 +40,7 @@ async function captureStandardStreams(run: () => void | Promise<void>): Promise<
   return captured;
 }
 
-const ENV_KEYS = ['AWS_LAMBDA_LOG_LEVEL', 'POWERTOOLS_LOG_LEVEL', 'LOG_LEVEL', 'POWERTOOLS_DEV', 'POWERTOOLS_METRICS_DISABLED'];
-const savedEnv: Record<string, string | undefined> = {};
-beforeEach(() => {
-  for (const key of ENV_KEYS) {
-    savedEnv[key] = process.env[key];
-    delete process.env[key];
-  }
-});
-afterEach(() => {
-  for (const key of ENV_KEYS) {
-    if (savedEnv[key] === undefined) delete process.env[key];
-    else process.env[key] = savedEnv[key];
-  }
-});
+isolateEnvironment(['AWS_LAMBDA_LOG_LEVEL', 'POWERTOOLS_LOG_LEVEL', 'LOG_LEVEL', 'POWERTOOLS_DEV', 'POWERTOOLS_METRICS_DISABLED']);
 
 describe('JsonLogger', () => {
   test('one JSON object per line: timestamp, level, message, then the fields', () => {

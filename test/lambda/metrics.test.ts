@@ -9,6 +9,7 @@ import {
 import { type EmfDocument, emfDocuments } from '../../lambda/emf-metrics';
 import type { KclLogger } from '../../lambda/options';
 import type { PowertoolsMetricsLike } from '../../lambda/powertools-adapters';
+import { isolateEnvironment } from '../support/environment';
 
 const SHARD = 'shardId-000000000007';
 const NOW = Date.UTC(2025, 0, 2, 3, 4, 5, 678);
@@ -71,20 +72,7 @@ function captureStream(stream: NodeJS.WriteStream, run: () => void): string[] {
 
 const captureStdout = (run: () => void): string[] => captureStream(process.stdout, run);
 
-const ENV_KEYS = ['KCL_METRICS_NAMESPACE', 'KCL_APPLICATION_NAME', 'AWS_LAMBDA_FUNCTION_NAME', 'POWERTOOLS_DEV', 'POWERTOOLS_METRICS_DISABLED'];
-const savedEnv: Record<string, string | undefined> = {};
-beforeEach(() => {
-  for (const key of ENV_KEYS) {
-    savedEnv[key] = process.env[key];
-    delete process.env[key];
-  }
-});
-afterEach(() => {
-  for (const key of ENV_KEYS) {
-    if (savedEnv[key] === undefined) delete process.env[key];
-    else process.env[key] = savedEnv[key];
-  }
-});
+isolateEnvironment(['KCL_METRICS_NAMESPACE', 'KCL_APPLICATION_NAME', 'AWS_LAMBDA_FUNCTION_NAME', 'POWERTOOLS_DEV', 'POWERTOOLS_METRICS_DISABLED']);
 
 describe('built-in EMF writer', () => {
   test('one EMF line per shard with every metric name, unit, dimension and value of a known batch', () => {
