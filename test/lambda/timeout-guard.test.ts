@@ -60,7 +60,8 @@ describe('TimeoutGuard', () => {
   });
 
   test('is expired as soon as the margin leaves no time', async () => {
-    const guard = TimeoutGuard.start(lambdaContext(50), 49);
+    // A clock that does not move between the call and the start: the margin stays just below it.
+    const guard = TimeoutGuard.start({ getRemainingTimeInMillis: () => 50 }, 49.9);
     await sleep(5);
     expect(guard.expired).toBe(true);
     guard.stop();
@@ -474,10 +475,11 @@ describe('the timeout guard against dynalite', () => {
     test('a guard that has already fired delivers nothing: no initialize, no processRecords, every record reported', async () => {
       const seqs = sequenceNumbers(3);
       const processors = stoppableProcessors({ slowAt: () => false });
-      // The guard fires a millisecond into the invocation: before the shard's lease is read.
-      const handler = withKclProcessor(processors.factory, options({ timeoutGuardMs: 499 }));
+      // The guard fires a fraction of a millisecond into the invocation: before the shard's
+      // lease is read. The context's clock is fixed so the margin stays below it.
+      const handler = withKclProcessor(processors.factory, options({ timeoutGuardMs: 499.9 }));
 
-      const response = await handler(event(seqs), lambdaContext(500));
+      const response = await handler(event(seqs), { ...lambdaContext(500), getRemainingTimeInMillis: () => 500 });
 
       expect(processors.calls).toEqual([]);
       expect(failures(response)).toEqual([seqs[0]]);
