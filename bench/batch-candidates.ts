@@ -5,9 +5,9 @@
  */
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { KinesisStreamBatchResponse, KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
-import { InMemoryLeaseStore } from '../lambda/in-memory-lease-store';
-import type { KinesisUserRecord } from '../lambda/kinesis-user-record';
-import { newLease } from '../lambda/lease';
+import { InMemoryLeaseStore } from '../lambda/leases/in-memory-lease-store';
+import type { KinesisUserRecord } from '../lambda/records/kinesis-user-record';
+import { newLease } from '../lambda/leases/lease';
 import type { RecordProcessor } from '../lambda/record-processor';
 import { RecordHandlerProcessor } from '../lambda/with-record-handler';
 

@@ -10,10 +10,10 @@ import * as crypto from 'node:crypto';
 import kinesisAgg = require('aws-kinesis-agg');
 import * as protobuf from 'protobufjs';
 import { Bench } from 'tinybench';
-import { deaggregate, isAggregated, type KinesisRecordInput } from '../lambda/deaggregate';
-import { decodeAggregatedRecord } from '../lambda/kpl-aggregated-record';
-import type { KinesisUserRecord } from '../lambda/kinesis-user-record';
-import { aggregate, lambdaPayload, referenceDeaggregate } from '../test/lambda/kpl-vectors';
+import { deaggregate, isAggregated, type KinesisRecordInput } from '../lambda/records/deaggregate';
+import { decodeAggregatedRecord } from '../lambda/records/kpl-aggregated-record';
+import type { KinesisUserRecord } from '../lambda/records/kinesis-user-record';
+import { aggregate, lambdaPayload, referenceDeaggregate } from '../test/lambda/records/kpl-vectors';
 import type { BenchRow, BenchSection } from './bench-types';
 
 type LambdaPayload = ReturnType<typeof lambdaPayload>;

@@ -7,7 +7,7 @@
  */
 import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
 import { withKclProcessor, withRecordHandler } from '../lambda';
-import type { KinesisBatchHandler } from '../lambda/kcl-engine';
+import type { KinesisBatchHandler } from '../lambda/lifecycle/kcl-engine';
 import type { RecordProcessor } from '../lambda/record-processor';
 import { type RuntimeHarness, startRuntimeHarness } from '../test/support/runtime-harness';
 import { SILENT_LOGGER } from './batch-candidates';

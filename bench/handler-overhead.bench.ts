@@ -21,10 +21,10 @@ import * as vm from 'node:vm';
 import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
 import { Bench } from 'tinybench';
 import { withKclProcessor, withRecordHandler } from '../lambda';
-import { createMetricsSink } from '../lambda/batch-metrics';
-import { JsonLogger } from '../lambda/json-logger';
-import { createKclHandler, type KinesisBatchHandler } from '../lambda/kcl-engine';
-import { streamNameFromArn } from '../lambda/stream-arn';
+import { createMetricsSink } from '../lambda/observability/metrics-sink';
+import { JsonLogger } from '../lambda/observability/json-logger';
+import { createKclHandler, type KinesisBatchHandler } from '../lambda/lifecycle/kcl-engine';
+import { streamNameFromArn } from '../lambda/records/stream-arn';
 import { createStream, listShards, uniqueStreamName } from '../test/support/kinesis-stream';
 import { type RuntimeHarness, startRuntimeHarness } from '../test/support/runtime-harness';
 import {

@@ -4,7 +4,7 @@
  * source mapping emulated with the deployment's settings, the real runtime.
  */
 import { parseArgs } from 'node:util';
-import { runDemo, type DemoOptions, type Reshard } from '../local/demo';
+import { runDemo, type DemoOptions, type Reshard } from '../local/demo/demo';
 
 const USAGE = `Usage: npm start -- [options]
 

@@ -1,6 +1,6 @@
 export { withKclProcessor } from './with-kcl-processor';
 export { withRecordHandler } from './with-record-handler';
-export type { KinesisBatchHandler } from './kcl-engine';
+export type { KinesisBatchHandler } from './lifecycle/kcl-engine';
 export type {
   Checkpointer,
   InitializationInput,
@@ -12,7 +12,7 @@ export type {
   ShutdownRequestedInput,
   UserRecordHandler,
 } from './record-processor';
-export type { KinesisUserRecord } from './kinesis-user-record';
+export type { KinesisUserRecord } from './records/kinesis-user-record';
 export type { CheckpointingMode, KclLogger, KclOptions } from './options';
 export {
   CheckpointError,
@@ -30,6 +30,7 @@ export {
   TRIM_HORIZON,
   compareExtended,
   compareSequenceNumbers,
-} from './sequence-number';
-export { type KinesisRecordInput, deaggregate, isAggregated } from './deaggregate';
-export type { PowertoolsMetricsLike } from './powertools-adapters';
+  isNumericSequenceNumber,
+} from './records/sequence-number';
+export { type KinesisRecordInput, deaggregate, isAggregated } from './records/deaggregate';
+export type { PowertoolsMetricsLike } from './observability/powertools-adapters';

@@ -1,6 +1,6 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
-import type { PowertoolsMetricsLike } from './powertools-adapters';
+import type { PowertoolsMetricsLike } from './observability/powertools-adapters';
 
 /** The log calls the engine makes; console, Powertools Logger and pino all fit. */
 export interface KclLogger {

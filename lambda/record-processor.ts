@@ -1,5 +1,5 @@
-import type { ExtendedSequenceNumber } from './sequence-number';
-import type { KinesisUserRecord } from './kinesis-user-record';
+import type { ExtendedSequenceNumber } from './records/sequence-number';
+import type { KinesisUserRecord } from './records/kinesis-user-record';
 
 /** Records a position in the shard as done. Mirrors KCL's RecordProcessorCheckpointer. */
 export interface Checkpointer {

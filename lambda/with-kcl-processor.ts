@@ -1,4 +1,4 @@
-import { type KinesisBatchHandler, createKclHandler } from './kcl-engine';
+import { type KinesisBatchHandler, createKclHandler } from './lifecycle/kcl-engine';
 import type { KclOptions } from './options';
 import type { RecordProcessorFactory } from './record-processor';
 

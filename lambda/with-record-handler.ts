@@ -1,6 +1,6 @@
 import { KclConfigurationError } from './errors';
-import { type KinesisBatchHandler, createKclHandler } from './kcl-engine';
-import type { KinesisUserRecord } from './kinesis-user-record';
+import { type KinesisBatchHandler, createKclHandler } from './lifecycle/kcl-engine';
+import type { KinesisUserRecord } from './records/kinesis-user-record';
 import type { KclOptions } from './options';
 import type { Checkpointer, RecordProcessor, UserRecordHandler } from './record-processor';
 

@@ -12,6 +12,7 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import type { IKclConsumerMetrics } from './kcl-consumer-metrics';
 import { KclDashboard } from './kcl-dashboard';
 import { DEFAULT_METRICS_NAMESPACE, KclMetricName, kclMetric } from './kcl-metrics';
 import { RuntimeEnvironment } from '../lambda/runtime-environment';
@@ -173,7 +174,7 @@ const MAX_BATCH_SIZE = 10_000;
  * the checkpoint table, the function and its event source mapping, the
  * on-failure destination, alarms and least-privilege grants.
  */
-export class KclConsumer extends Construct {
+export class KclConsumer extends Construct implements IKclConsumerMetrics {
   public readonly stream: kinesis.IStream;
   public readonly checkpointTable: dynamodb.ITableV2;
   public readonly function: lambda.Function;

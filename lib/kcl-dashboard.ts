@@ -1,10 +1,10 @@
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import { Construct } from 'constructs';
-import type { KclConsumer } from './kcl-consumer';
+import type { IKclConsumerMetrics } from './kcl-consumer-metrics';
 
 export interface KclDashboardProps {
   /** The consumer whose metrics and alarms are shown. */
-  readonly consumer: KclConsumer;
+  readonly consumer: IKclConsumerMetrics;
   /**
    * @default - a name CloudFormation generates
    */

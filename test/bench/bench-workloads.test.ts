@@ -4,11 +4,11 @@
  * (so the benchmark measures delivery, not the replay skip), every candidate
  * hands every record to the no-op, and bundles keep the AWS SDK external.
  */
-import { shardBatchesOf } from '../../lambda/kinesis-event';
-import { createKclHandler } from '../../lambda/kcl-engine';
-import { InMemoryLeaseStore } from '../../lambda/in-memory-lease-store';
-import { newLease } from '../../lambda/lease';
-import { compareSequenceNumbers } from '../../lambda/sequence-number';
+import { shardBatchesOf } from '../../lambda/records/kinesis-event';
+import { createKclHandler } from '../../lambda/lifecycle/kcl-engine';
+import { InMemoryLeaseStore } from '../../lambda/leases/in-memory-lease-store';
+import { newLease } from '../../lambda/leases/lease';
+import { compareSequenceNumbers } from '../../lambda/records/sequence-number';
 import { bundle } from '../../bench/bundle.bench';
 import { NoOpWork, SILENT_LOGGER, handWrittenLoop, powertoolsSequential } from '../../bench/batch-candidates';
 import { BENCH_SHARD_ID, BatchSeries, WORKLOADS, kinesisBatch } from '../../bench/kinesis-workload';

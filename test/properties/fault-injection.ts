@@ -9,7 +9,7 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { SHARD_END, type ExtendedSequenceNumber } from '../../lambda/sequence-number';
+import { SHARD_END, type ExtendedSequenceNumber } from '../../lambda/records/sequence-number';
 import type { DynamoDbFaultKind } from './history';
 import type { ObservationLog } from './observation-log';
 

@@ -11,7 +11,7 @@
  * KCL_PROPERTY_SEED=<seed> KCL_PROPERTY_PATH=<path> npx jest test/properties.
  */
 import fc from 'fast-check';
-import { localDynamoDbClient } from '../../local/emulators';
+import { localDynamoDbClient } from '../../local/emulators/emulators';
 import { type RuntimeHarness, startRuntimeHarness } from '../support/runtime-harness';
 import { injectDynamoDbFaults } from './fault-injection';
 import { type History, describeHistory, historyArbitrary } from './history';

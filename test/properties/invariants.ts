@@ -2,7 +2,7 @@
  * The guarantees, checked over the observation log of one history. Each check
  * returns the violations it found, as sentences naming shard and record.
  */
-import { type ExtendedSequenceNumber, SHARD_END, compareExtended, compareSequenceNumbers, formatExtended } from '../../lambda/sequence-number';
+import { type ExtendedSequenceNumber, SHARD_END, compareExtended, compareSequenceNumbers, formatExtended } from '../../lambda/records/sequence-number';
 import type { Entry, ObservationLog, ProducedRecord } from './observation-log';
 
 export interface Invariant {

@@ -4,7 +4,7 @@
  * durable, every conditional write that was lost, and what Lambda gave up on.
  * The invariants are checked over this log once the history has run.
  */
-import type { ExtendedSequenceNumber } from '../../lambda/sequence-number';
+import type { ExtendedSequenceNumber } from '../../lambda/records/sequence-number';
 
 export type Observed =
   | {

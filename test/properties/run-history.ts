@@ -13,11 +13,11 @@ import { DeleteTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamod
 import { DeleteStreamCommand, type KinesisClient, type Shard } from '@aws-sdk/client-kinesis';
 import type { Context, KinesisStreamEvent } from 'aws-lambda';
 import { CheckpointError, type KinesisUserRecord, type RecordProcessor, withKclProcessor, withRecordHandler } from '../../lambda';
-import type { KinesisBatchHandler as RuntimeHandler } from '../../lambda/kcl-engine';
+import type { KinesisBatchHandler as RuntimeHandler } from '../../lambda/lifecycle/kcl-engine';
 import type { Checkpointer } from '../../lambda/record-processor';
-import { EmulatedEventSourceMapping } from '../../local/event-source-mapping';
-import { InMemoryOnFailureDestination } from '../../local/on-failure-destination';
-import { aggregate } from '../lambda/kpl-vectors';
+import { EmulatedEventSourceMapping } from '../../local/mapping/event-source-mapping';
+import { InMemoryOnFailureDestination } from '../../local/mapping/on-failure-destination';
+import { aggregate } from '../lambda/records/kpl-vectors';
 import { createStream, listShards, mergeShards, putRecords, splitShard, uniqueStreamName } from '../support/kinesis-stream';
 import type { RuntimeHarness } from '../support/runtime-harness';
 import { DynamoDbFaultPlan, type InvocationScope, invocationScope } from './fault-injection';

@@ -7,7 +7,6 @@
  */
 import {
   type AttributeValue,
-  CreateTableCommand,
   type DynamoDBClient,
   GetItemCommand,
   PutItemCommand,
@@ -21,7 +20,8 @@ import {
   localKinesisClient,
   startDynalite,
   startKinesalite,
-} from '../../local/emulators';
+} from '../../local/emulators/emulators';
+import { ensureCheckpointTable } from '../../local/emulators/local-services';
 import { createStream, listShards, uniqueStreamName } from './kinesis-stream';
 
 export interface TestStream {
@@ -70,14 +70,9 @@ export async function startRuntimeHarness(): Promise<RuntimeHarness> {
     async newTable() {
       tableCounter += 1;
       const tableName = `kcl-test-${tableCounter}`;
-      await admin.send(
-        new CreateTableCommand({
-          TableName: tableName,
-          KeySchema: [{ AttributeName: 'leaseKey', KeyType: 'HASH' }],
-          AttributeDefinitions: [{ AttributeName: 'leaseKey', AttributeType: 'S' }],
-          BillingMode: 'PAY_PER_REQUEST',
-        }),
-      );
+      // The local runner's own table setup waits until ACTIVE: under load dynalite's
+      // "ACTIVE at once" still lands a tick after the CreateTable answer.
+      await ensureCheckpointTable(admin, tableName);
       return tableName;
     },
     async newStream(shardCount = 1) {

@@ -1,0 +1,4 @@
+import type { CliCommand } from './cli-command';
+
+/** Every subcommand of the `kcl-lambda` bin, in the order the usage text lists them. */
+export const COMMANDS: readonly CliCommand[] = [];
