@@ -3,89 +3,31 @@
  * kinesalite and dynalite in-process (or given endpoints), Lambda's event
  * source mapping emulated with the deployment's settings, the real runtime.
  */
-import { parseArgs } from 'node:util';
-import { runDemo, type DemoOptions, type Reshard } from '../local/demo/demo';
+import { runDemo, type DemoOptions } from '../local/demo/demo';
+import { exampleStackSettings } from '../local/demo/example-stack-settings';
+import { RUN_OPTIONS, UsageError, demoOptionsFrom, optionsHelp, parseRunArgs } from '../local/demo/run-options';
 
-const USAGE = `Usage: npm start -- [options]
+/** npm start's own flag, then the flags it shares with `kcl-lambda local`. */
+const OPTIONS = {
+  processor: {
+    type: 'string',
+    value: '<module>',
+    help: 'module exporting a processor factory (createProcessor) or a handler\n(default examples/counting-processor.ts)',
+  },
+  ...RUN_OPTIONS,
+  template: { ...RUN_OPTIONS.template, help: `${RUN_OPTIONS.template.help}\n(default: synthesize bin/app.ts in-process)` },
+} as const;
 
-  --records <n>              user records to produce (default 1000)
-  --shards <n>               shards of the demo stream (default 2)
-  --processor <module>       module exporting a processor factory (createProcessor) or a handler
-                             (default examples/counting-processor.ts)
-  --fail-rate <p>            chance each record fails on its first delivery (default 0)
-  --reshard <split,merge>    reshards done midway, in order (default split)
-  --stream <name>            consume this existing stream instead of creating one
-  --template <file>          read the event source mapping from a synthesized template
-                             (default: synthesize bin/app.ts in-process)
-  --batch-size <n>           override the template's batch size
-  --kinesis-endpoint <url>   use this Kinesis endpoint instead of starting kinesalite
-  --dynamodb-endpoint <url>  use this DynamoDB endpoint instead of starting dynalite
-  --on-failure-file <file>   where on-failure records are appended (default: a temp file)
-  --verbose                  print the runtime's warnings and errors as they happen
-  --help`;
-
-class UsageError extends Error {}
+const USAGE = `Usage: npm start -- [options]\n\n${optionsHelp(OPTIONS)}`;
 
 function parseOptions(argv: string[]): DemoOptions | 'help' {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      options: {
-        records: { type: 'string' },
-        shards: { type: 'string' },
-        processor: { type: 'string' },
-        'fail-rate': { type: 'string' },
-        reshard: { type: 'string' },
-        stream: { type: 'string' },
-        template: { type: 'string' },
-        'batch-size': { type: 'string' },
-        'kinesis-endpoint': { type: 'string' },
-        'dynamodb-endpoint': { type: 'string' },
-        'on-failure-file': { type: 'string' },
-        verbose: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-      allowPositionals: false,
-    });
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
-  const { values } = parsed;
+  const values = parseRunArgs(argv, OPTIONS);
   if (values.help) return 'help';
-  const reshards = values.reshard?.split(',').map((item) => item.trim()).filter(Boolean);
-  for (const reshard of reshards ?? []) {
-    if (reshard !== 'split' && reshard !== 'merge') throw new UsageError(`--reshard takes split and/or merge, got ${reshard}`);
-  }
-  const batchSize = integer(values['batch-size'], '--batch-size');
   return {
-    records: integer(values.records, '--records'),
-    shards: integer(values.shards, '--shards'),
-    processor: values.processor,
-    failRate: fraction(values['fail-rate'], '--fail-rate'),
-    reshards: reshards as Reshard[] | undefined,
-    stream: values.stream,
-    template: values.template,
-    overrides: batchSize !== undefined ? { batchSize } : undefined,
-    kinesisEndpoint: values['kinesis-endpoint'],
-    dynamoDbEndpoint: values['dynamodb-endpoint'],
-    onFailureFile: values['on-failure-file'],
-    verbose: values.verbose,
+    ...demoOptionsFrom(values),
+    processor: typeof values.processor === 'string' ? values.processor : undefined,
+    appSettings: { load: exampleStackSettings, source: 'synthesized from bin/app.ts' },
   };
-}
-
-function integer(value: string | undefined, flag: string): number | undefined {
-  if (value === undefined) return undefined;
-  if (!/^\d+$/.test(value) || Number(value) < 1) throw new UsageError(`${flag} takes a positive integer, got ${value}`);
-  return Number(value);
-}
-
-function fraction(value: string | undefined, flag: string): number | undefined {
-  if (value === undefined) return undefined;
-  const number = Number(value);
-  if (value.trim() === '' || !(number >= 0 && number < 1)) throw new UsageError(`${flag} takes a number in [0, 1), got ${value}`);
-  return number;
 }
 
 async function main(): Promise<number> {
@@ -93,7 +35,8 @@ async function main(): Promise<number> {
   try {
     options = parseOptions(process.argv.slice(2));
   } catch (error) {
-    process.stderr.write(`error: ${(error as Error).message}\n\n${USAGE}\n`);
+    if (!(error instanceof UsageError)) throw error;
+    process.stderr.write(`error: ${error.message}\n\n${USAGE}\n`);
     return 2;
   }
   if (options === 'help') {

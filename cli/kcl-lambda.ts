@@ -1,3 +1,4 @@
+#!/usr/bin/env node
 import type { CliCommand } from './cli-command';
 import { COMMANDS } from './commands';
 

@@ -8,7 +8,7 @@ import { DeliveryLog } from './delivery-log';
 import { renderSummary, type RunSummary, type ShardSummary } from './demo-summary';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../emulators/emulators';
 import { EmulatedEventSourceMapping, StreamNotFoundError, type KinesisBatchHandler } from '../mapping/event-source-mapping';
-import { exampleStackSettings } from './example-stack-settings';
+import { FailureWatch } from './failure-watch';
 import { FaultPlan, failingHandler, instrumentProcessorFactory } from './fault-injection';
 import {
   connectLocalServices,
@@ -20,7 +20,7 @@ import {
 } from '../emulators/local-services';
 import { resolveSettings, settingsFromTemplateFile, type EventSourceMappingSettings } from '../mapping/mapping-settings';
 import { JsonLinesOnFailureDestination } from '../mapping/on-failure-destination';
-import { loadProcessorModule } from './processor-module';
+import { loadProcessorModule, resolveProcessorModule, type ModuleLoader } from './processor-module';
 import { RunProgress } from './progress';
 import { produceRecords, type ProducedRecord } from './record-producer';
 import { adjacentOpenShards, listAllShards, mergeAdjacentShards, splitShardInHalf } from '../mapping/resharding';
@@ -47,6 +47,14 @@ export interface DemoOptions {
   readonly template?: string;
   /** Explicit settings; override those of the template. Given alone, no template is read. */
   readonly settings?: Partial<EventSourceMappingSettings>;
+  /** Where explicit `settings` come from, for the summary. @default 'explicit settings' */
+  readonly settingsSource?: string;
+  /** The settings of the app, read when neither `template` nor `settings` is given (npm start: bin/app.ts). */
+  readonly appSettings?: { readonly load: () => Promise<EventSourceMappingSettings>; readonly source: string };
+  /** How the processor module is loaded, once the function's environment is set. @default - `require` */
+  readonly loadModule?: ModuleLoader;
+  /** Failed invocations, none with progress, after which the run stops with the error. @default 5 */
+  readonly failedInvocationsLimit?: number;
   /** Settings laid over those of the app or template (e.g. `--batch-size`). */
   readonly overrides?: Partial<EventSourceMappingSettings>;
   /** Reshards done midway, in order. @default ['split'] */
@@ -90,8 +98,8 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   if (!Number.isInteger(shardCount) || shardCount < 1 || shardCount > 50) throw new RangeError(`shards must be an integer in [1, 50], got ${shardCount}`);
   if (!(failRate >= 0 && failRate < 1)) throw new RangeError(`fail rate must be in [0, 1), got ${failRate}`);
 
-  // Cheapest checks first: a bad module or endpoint fails before anything is synthesized.
-  const processor = await loadProcessorModule(options.processor ?? DEFAULT_PROCESSOR_MODULE);
+  // Cheapest checks first: a missing module or a bad endpoint fails before anything is synthesized.
+  const processorPath = resolveProcessorModule(options.processor ?? DEFAULT_PROCESSOR_MODULE);
   const services = await connectLocalServices(options);
   let progress: RunProgress | undefined;
   try {
@@ -112,6 +120,8 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     const restore = setEnvironment(environment);
 
     try {
+      // Loaded only now: a module that builds its handler (and reads its environment) at load sees the function's.
+      const processor = await loadProcessorModule(processorPath, options.loadModule);
       return await runAgainst({
         options,
         services,
@@ -165,7 +175,9 @@ async function runAgainst(run: RunContext): Promise<DemoResult> {
     failRate: run.failRate,
   });
 
+  const watch = new FailureWatch(options.failedInvocationsLimit);
   const runtimeStats = new RuntimeStatsLogger((level, message, fields) => {
+    if (level === 'error') watch.runtimeError(message, fields.error === undefined ? undefined : String(fields.error));
     if (options.verbose && (level === 'warn' || level === 'error')) {
       progress.log(`[${level}] ${message}${fields.shardId ? ` (${String(fields.shardId)})` : ''}${fields.error ? `: ${String(fields.error)}` : ''}`);
     }
@@ -204,6 +216,7 @@ async function runAgainst(run: RunContext): Promise<DemoResult> {
     pollIntervalMs: 50,
     shardDiscoveryIntervalMs: 250,
     observer: {
+      invocationFinished: (invocation) => watch.invocationFinished(invocation),
       shardStarted: (shardId, parents) => {
         if (parents.length > 0) progress.log(`${shardId} started after its parent${parents.length > 1 ? 's' : ''} ${parents.join(' + ')} finished`);
       },
@@ -232,13 +245,14 @@ async function runAgainst(run: RunContext): Promise<DemoResult> {
   };
   const ticker = setInterval(showProgress, 100);
   const deadline = Date.now() + (options.timeoutMs ?? 120_000);
+  const stopReading = run.processor.kind === 'handler' ? watch.readStandardError() : () => undefined;
 
   try {
     await mapping.initialize();
     mapping.start();
     if (producing) {
       // Let about half of what is in the stream be processed, then reshard under load.
-      await waitFor(() => (deliveries ? deliveries.processedPayloads.size : mapping.stats().recordsSucceeded) >= firstHalf / 2, deadline);
+      await waitFor(() => (deliveries ? deliveries.processedPayloads.size : mapping.stats().recordsSucceeded) >= firstHalf / 2, deadline, watch);
       for (const reshard of options.reshards ?? ['split']) {
         const shards = await listAllShards(services.kinesis, streamName);
         if (reshard === 'split') {
@@ -261,9 +275,10 @@ async function runAgainst(run: RunContext): Promise<DemoResult> {
       );
     }
     await mapping.stop();
-    await mapping.runUntilIdle({ timeoutMs: Math.max(1000, deadline - Date.now()) });
+    await Promise.race([mapping.runUntilIdle({ timeoutMs: Math.max(1000, deadline - Date.now()) }), watch.tripped]);
   } finally {
     clearInterval(ticker);
+    stopReading();
     await mapping.stop();
   }
   showProgress();
@@ -372,9 +387,12 @@ async function loadSettings(options: DemoOptions): Promise<{ settings: EventSour
     const settings = resolveSettings({ ...fromTemplate, ...options.settings, ...options.overrides });
     return { settings, source: `template ${options.template}` };
   }
-  if (options.settings) return { settings: resolveSettings({ ...options.settings, ...options.overrides }), source: 'explicit settings' };
-  const fromApp = await exampleStackSettings();
-  return { settings: resolveSettings({ ...fromApp, ...options.overrides }), source: 'synthesized from bin/app.ts' };
+  if (options.settings || !options.appSettings) {
+    const settings = resolveSettings({ ...options.settings, ...options.overrides });
+    return { settings, source: options.settingsSource ?? (options.settings ? 'explicit settings' : "Lambda's defaults") };
+  }
+  const fromApp = await options.appSettings.load();
+  return { settings: resolveSettings({ ...fromApp, ...options.overrides }), source: options.appSettings.source };
 }
 
 /** The environment the deployed function gets, pointed at the local services. */
@@ -412,8 +430,9 @@ function setEnvironment(values: Record<string, string>): () => void {
   };
 }
 
-async function waitFor(condition: () => boolean, deadline: number): Promise<void> {
+async function waitFor(condition: () => boolean, deadline: number, watch: FailureWatch): Promise<void> {
   while (!condition()) {
+    watch.check();
     if (Date.now() > deadline) throw new Error('Timed out waiting for the first records to be processed');
     await new Promise((resolve) => setTimeout(resolve, 20));
   }

@@ -16,22 +16,32 @@ export class ProcessorModuleError extends Error {
 /** Export names read as a processor factory, in order of preference. */
 const FACTORY_EXPORTS = ['createProcessor', 'processorFactory', 'default'];
 
+/** Loads a module by absolute path and returns its exports. */
+export type ModuleLoader = (path: string) => unknown;
+
+/** `require`: ts-jest and tsx both hook it for .ts modules. */
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const requireModule: ModuleLoader = (path) => require(path);
+
+/** The absolute path of a processor module; throws when neither it nor it with a usual extension exists. */
+export function resolveProcessorModule(modulePath: string): string {
+  const path = resolve(modulePath);
+  const found = [path, ...['.ts', '.js', '.cjs', '.mjs'].map((extension) => path + extension)].find((candidate) => existsSync(candidate));
+  if (!found) throw new ProcessorModuleError(`Processor module ${modulePath} does not exist (looked for ${path}).`);
+  return found;
+}
+
 /**
  * Loads a module that exports a Lambda handler (`handler`, e.g. the result of
  * withKclProcessor) or a processor factory (`createProcessor`, `processorFactory`
  * or a default export: `(shardId) => RecordProcessor`). A handler wins: it is
  * what Lambda would run, options included.
  */
-export async function loadProcessorModule(modulePath: string): Promise<LoadedProcessor> {
-  const path = resolve(modulePath);
-  if (!existsSync(path) && !['.ts', '.js', '.cjs', '.mjs'].some((extension) => existsSync(path + extension))) {
-    throw new ProcessorModuleError(`Processor module ${modulePath} does not exist (looked for ${path}).`);
-  }
+export async function loadProcessorModule(modulePath: string, load: ModuleLoader = requireModule): Promise<LoadedProcessor> {
+  const path = resolveProcessorModule(modulePath);
   let loaded: Record<string, unknown>;
   try {
-    // require, not import(): ts-jest and tsx both hook require for .ts modules.
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    loaded = require(path) as Record<string, unknown>;
+    loaded = (load(path) ?? {}) as Record<string, unknown>;
   } catch (error) {
     throw new ProcessorModuleError(`Processor module ${modulePath} failed to load: ${(error as Error).message}`, { cause: error });
   }

@@ -11,6 +11,7 @@ const { RecordAggregator } = require('aws-kinesis-agg') as {
 
 /** A user record the producer put, and where it landed. */
 export interface ProducedRecord {
+  /** The record's data as text: a JSON object such as `{"id":"record-7","index":7}`. */
   readonly payload: string;
   readonly shardId: string;
   readonly sequenceNumber: string;
@@ -22,7 +23,7 @@ export interface ProducedRecord {
 export interface ProduceOptions {
   /** User records to produce. */
   readonly count: number;
-  /** Payloads are `${prefix}-${index}`, indexes starting here. */
+  /** Payloads are `{"id":"${prefix}-${index}","index":index}`, indexes starting here. */
   readonly firstIndex?: number;
   readonly prefix?: string;
   /** Every n-th group of user records is packed as one KPL aggregate (0: none). @default 3 */
@@ -32,10 +33,18 @@ export interface ProduceOptions {
 }
 
 /**
+ * The data of the user record at `index`: JSON, as most producers send and as the
+ * README's processors read (`JSON.parse(record.data.toString('utf8'))`).
+ */
+export function payloadOf(prefix: string, index: number): string {
+  return JSON.stringify({ id: `${prefix}-${index}`, index });
+}
+
+/**
  * Puts user records as the KPL would: mostly plain records, with every
  * `aggregateEvery`-th group of `aggregateSize` packed into one aggregated record
  * (aws-kinesis-agg's aggregator, the KPL wire format). Partition keys are the
- * payloads, so records spread over all open shards. Puts in order, 500 per call.
+ * records' ids, so records spread over all open shards. Puts in order, 500 per call.
  */
 export async function produceRecords(kinesis: KinesisClient, streamName: string, options: ProduceOptions): Promise<ProducedRecord[]> {
   const prefix = options.prefix ?? 'record';
@@ -49,17 +58,18 @@ export async function produceRecords(kinesis: KinesisClient, streamName: string,
   let group = 0;
   while (index < first + options.count) {
     const size = Math.min(aggregateSize, first + options.count - index);
-    const payloads = Array.from({ length: size }, (_, offset) => `${prefix}-${index + offset}`);
+    const ids = Array.from({ length: size }, (_, offset) => `${prefix}-${index + offset}`);
+    const payloads = ids.map((_, offset) => payloadOf(prefix, index + offset));
     group += 1;
     if (aggregateEvery > 0 && group % aggregateEvery === 0 && size > 1) {
       const aggregator = new RecordAggregator();
-      for (const payload of payloads) aggregator.addUserRecord({ partitionKey: payload, data: Buffer.from(payload) });
+      payloads.forEach((payload, offset) => aggregator.addUserRecord({ partitionKey: ids[offset], data: Buffer.from(payload) }));
       const built = aggregator.build()!;
       entries.push({ entry: { Data: built.data, PartitionKey: built.partitionKey }, payloads, aggregated: true });
     } else {
-      for (const payload of payloads) {
-        entries.push({ entry: { Data: Buffer.from(payload), PartitionKey: payload }, payloads: [payload], aggregated: false });
-      }
+      payloads.forEach((payload, offset) =>
+        entries.push({ entry: { Data: Buffer.from(payload), PartitionKey: ids[offset] }, payloads: [payload], aggregated: false }),
+      );
     }
     index += size;
   }

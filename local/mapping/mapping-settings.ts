@@ -55,7 +55,8 @@ export function resolveSettings(props: Partial<EventSourceMappingSettings> = {})
   return settings;
 }
 
-interface TemplateResource {
+/** A resource of a synthesized template, as far as the runner reads it. */
+export interface TemplateResource {
   readonly Type?: string;
   readonly Properties?: Record<string, unknown>;
 }
@@ -145,12 +146,14 @@ function selectMapping(resources: Record<string, TemplateResource>, selection: T
   return candidates[0][0];
 }
 
-/** True when the ARN is a Kinesis ARN literal or a GetAtt/Ref of an AWS::Kinesis::Stream. */
-function readsKinesis(resources: Record<string, TemplateResource>, arn: unknown): boolean {
+/** True when the ARN is a Kinesis ARN literal or a GetAtt/Ref of an AWS::Kinesis::Stream (or of its enhanced fan-out consumer). */
+export function readsKinesis(resources: Readonly<Record<string, TemplateResource>>, arn: unknown): boolean {
   if (typeof arn === 'string') return arn.startsWith('arn:') && arn.split(':')[2] === 'kinesis';
   const getAtt = (arn as { 'Fn::GetAtt'?: unknown[] } | null)?.['Fn::GetAtt'];
-  const logicalId = Array.isArray(getAtt) ? getAtt[0] : undefined;
-  return typeof logicalId === 'string' && resources[logicalId]?.Type === 'AWS::Kinesis::Stream';
+  const ref = (arn as { Ref?: unknown } | null)?.Ref;
+  const logicalId = Array.isArray(getAtt) ? getAtt[0] : ref;
+  const type = typeof logicalId === 'string' ? resources[logicalId]?.Type : undefined;
+  return type === 'AWS::Kinesis::Stream' || type === 'AWS::Kinesis::StreamConsumer';
 }
 
 function functionOf(
