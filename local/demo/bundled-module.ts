@@ -1,5 +1,5 @@
-import Module from 'node:module';
-import { dirname } from 'node:path';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { ProcessorModuleError, type ModuleLoader } from './processor-module';
 
 /** The part of esbuild's API used here (esbuild is a peer dependency, loaded when needed). */
@@ -7,29 +7,24 @@ interface EsbuildLike {
   buildSync(options: Record<string, unknown>): { outputFiles?: { text: string }[] };
 }
 
-/** Node's module internals used to run code from memory as if it were a file. */
-interface ModuleInternals {
-  _nodeModulePaths(from: string): string[];
-}
-interface CompilableModule extends Module {
-  _compile(code: string, filename: string): void;
-}
-
 /**
  * A loader for a user's own handler module, TypeScript or JavaScript, from an
  * installed package where no TypeScript hook is registered: esbuild (the one the
  * construct bundles with) compiles the module and the files it imports into one
- * CommonJS module, in memory; packages stay outside and load from the module's own
- * `node_modules`, as Node would resolve them next to the file. Source maps are
- * inline and turned on, so stack traces name the user's lines.
+ * CommonJS file; packages stay outside and load from the project's `node_modules`.
+ * The file goes to `node_modules/.cache/kcl-lambda/` of the nearest project (where
+ * tools keep such files, and from where those packages resolve), is required, and
+ * removed. Source maps are inline and turned on, so stack traces name the user's lines.
  */
 export function bundledModuleLoader(requireEsbuild: () => EsbuildLike = defaultEsbuild): ModuleLoader {
   return (path) => {
     const esbuild = requireEsbuild();
+    const outfile = join(cacheDirectory(path), `${basename(path).replace(/\.[^.]*$/, '')}-${process.pid}-${Date.now().toString(36)}.cjs`);
     let code: string;
     try {
       const result = esbuild.buildSync({
         entryPoints: [path],
+        outfile,
         bundle: true,
         packages: 'external',
         platform: 'node',
@@ -44,15 +39,23 @@ export function bundledModuleLoader(requireEsbuild: () => EsbuildLike = defaultE
       throw new ProcessorModuleError(`Processor module ${path} does not compile: ${firstLine(error)}`, { cause: error });
     }
     process.setSourceMapsEnabled(true);
-    // A file name next to the module: relative requires and node_modules resolve from there.
-    const filename = `${path}.kcl-lambda-local.cjs`;
-    const compiled = new Module(filename) as CompilableModule;
-    compiled.filename = filename;
-    compiled.paths = (Module as unknown as ModuleInternals)._nodeModulePaths(dirname(path));
-    compiled._compile(code, filename);
-    compiled.loaded = true;
-    return compiled.exports;
+    mkdirSync(dirname(outfile), { recursive: true });
+    writeFileSync(outfile, code);
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      return require(outfile) as unknown;
+    } finally {
+      rmSync(outfile, { force: true });
+    }
   };
+}
+
+/** `node_modules/.cache/kcl-lambda` of the nearest directory with a `node_modules`, else next to the module. */
+function cacheDirectory(modulePath: string): string {
+  for (let directory = dirname(modulePath); ; directory = dirname(directory)) {
+    if (existsSync(join(directory, 'node_modules'))) return join(directory, 'node_modules', '.cache', 'kcl-lambda');
+    if (dirname(directory) === directory) return dirname(modulePath);
+  }
 }
 
 function defaultEsbuild(): EsbuildLike {
