@@ -99,7 +99,8 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   if (!(failRate >= 0 && failRate < 1)) throw new RangeError(`fail rate must be in [0, 1), got ${failRate}`);
 
   // Cheapest checks first: a missing module or a bad endpoint fails before anything is synthesized.
-  const processorPath = resolveProcessorModule(options.processor ?? DEFAULT_PROCESSOR_MODULE);
+  const processorModule = options.processor ?? DEFAULT_PROCESSOR_MODULE;
+  resolveProcessorModule(processorModule);
   const services = await connectLocalServices(options);
   let progress: RunProgress | undefined;
   try {
@@ -121,7 +122,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
 
     try {
       // Loaded only now: a module that builds its handler (and reads its environment) at load sees the function's.
-      const processor = await loadProcessorModule(processorPath, options.loadModule);
+      const processor = await loadProcessorModule(processorModule, options.loadModule);
       return await runAgainst({
         options,
         services,
