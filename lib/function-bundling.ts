@@ -114,7 +114,9 @@ function esmBanner(userBanner: string | undefined): string {
  * esbuild writes each source map `sources` entry relative to the output folder, which
  * CDK puts in the assembly's folder (under TMPDIR in tests): the map, and so the asset
  * hash, would change with the checkout path. This rewrites them relative to the project
- * root. The script has no quotes, `$`, `%` or redirections, so it survives bash and cmd.
+ * root, and a package's files from their last `node_modules/` on (so hoisted, linked
+ * or pnpm layouts give the same names). The script has no quotes, `$`, `%`, `<`, `>`
+ * or `|`, so it survives bash and cmd alike.
  */
 function relativeSourceMapCommand(inputDir: string, outputDir: string, inDocker: boolean): string {
   const script = [
@@ -123,7 +125,10 @@ function relativeSourceMapCommand(inputDir: string, outputDir: string, inDocker:
     'for(const name of fs.readdirSync(out)){',
     'if(!name.endsWith(`.map`))continue;',
     'const file=path.join(out,name),map=JSON.parse(fs.readFileSync(file,`utf8`));',
-    'map.sources=map.sources.map(function(source){return path.relative(root,path.resolve(out,source)).split(path.sep).join(`/`)});',
+    'map.sources=map.sources.map(function(source){',
+    'const relative=path.relative(root,path.resolve(out,source)).split(path.sep).join(`/`);',
+    'const at=relative.lastIndexOf(`/node_modules/`);',
+    'return at+1?relative.slice(at+1):relative});',
     'fs.writeFileSync(file,JSON.stringify(map))}',
   ].join('');
   const quote = !inDocker && os.platform() === 'win32' ? (value: string) => `"${value}"` : posixQuote;
