@@ -11,6 +11,7 @@ import * as path from 'node:path';
 import * as bundleBench from './bundle.bench';
 import { run as runDeaggregation } from './deaggregate.bench';
 import { run as runDynamoDbRequests } from './dynamodb-requests.bench';
+import * as functionBundle from './function-bundle.bench';
 import * as handlerOverhead from './handler-overhead.bench';
 import { describeMachine, gitRevision } from './machine';
 import { type ReportSection, fromBenchSection, markdownTable } from './report';
@@ -43,6 +44,8 @@ async function main(): Promise<void> {
   sections.push(await runDynamoDbRequests());
   progress('bundle size and cold start…');
   sections.push(...(await bundleBench.run(QUICK ? { runs: 3 } : bundleBench.DEFAULT_SETTINGS)));
+  progress('function bundle: AWS SDK from the runtime vs bundled…');
+  sections.push(await functionBundle.run(QUICK ? { runs: 3 } : functionBundle.DEFAULT_SETTINGS));
 
   const finished = new Date();
   const table = markdownTable(sections);

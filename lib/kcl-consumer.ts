@@ -12,6 +12,7 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { KclFunctionBundling } from './function-bundling';
 import type { IKclConsumerMetrics } from './kcl-consumer-metrics';
 import { KclDashboard } from './kcl-dashboard';
 import { DEFAULT_METRICS_NAMESPACE, KclMetricName, kclMetric } from './kcl-metrics';
@@ -49,8 +50,8 @@ export interface KclConsumerProps {
    * Props from which the construct builds a `NodejsFunction`, laid over its
    * defaults: Node.js 24, arm64, 256 MB, 1 minute timeout, a log group kept one
    * month, a role that may write to that log group only, bundled locally with esbuild (minified, source maps enabled with
-   * `NODE_OPTIONS=--enable-source-maps`) with
-   * `@aws-sdk/*` and `@smithy/*` left to the Lambda runtime.
+   * `NODE_OPTIONS=--enable-source-maps`) with only `@aws-sdk/*` left to the Lambda
+   * runtime (see `KclFunctionBundling`; `bundling.externalModules` adds to that list).
    * @default - none; required when `function` is not given
    */
   readonly functionProps?: nodejs.NodejsFunctionProps;
@@ -399,6 +400,7 @@ export class KclConsumer extends Construct implements IKclConsumerMetrics {
         role.addManagedPolicy(iam.ManagedPolicy.fromAwsManagedPolicyName('service-role/AWSLambdaVPCAccessExecutionRole'));
       }
     }
+    KclFunctionBundling.requireLocalEsbuild(this, functionProps.bundling);
     return new nodejs.NodejsFunction(this, 'Function', {
       runtime: lambda.Runtime.NODEJS_24_X,
       architecture: lambda.Architecture.ARM_64,
@@ -409,15 +411,7 @@ export class KclConsumer extends Construct implements IKclConsumerMetrics {
       role,
       // esbuild's source maps are only read when Node is told to.
       environment: { NODE_OPTIONS: '--enable-source-maps', ...functionProps.environment },
-      bundling: {
-        // esbuild from node_modules; never a Docker build.
-        forceDockerBundling: false,
-        minify: true,
-        sourceMap: true,
-        // The Lambda Node.js runtime ships the AWS SDK v3 and its Smithy packages.
-        externalModules: ['@aws-sdk/*', '@smithy/*'],
-        ...functionProps.bundling,
-      },
+      bundling: KclFunctionBundling.options(this, functionProps.bundling),
     });
   }
 
