@@ -23,7 +23,10 @@ const ROOT = path.resolve(__dirname, '..');
 
 interface Entry {
   readonly name: string;
+  /** A file of this repository, or (with `installed`) the text of a handler in a project that installed the packed package. */
   readonly source: string;
+  /** Bundle `source` as a user's handler importing `kcl-lambda/lambda` from the installed tarball. */
+  readonly installed?: boolean;
   /** JavaScript run after `require`, with the module as `m`, that yields the handler. */
   readonly buildHandler: string;
   readonly sizeTarget?: boolean;
@@ -45,7 +48,31 @@ export const ENTRIES: readonly Entry[] = [
     sizeTarget: true,
   },
   { name: 'examples/handler.ts (withKclProcessor + example processor)', source: 'examples/handler.ts', buildHandler: 'm.handler' },
+  {
+    name: "a user's withRecordHandler(fn), kcl-lambda/lambda from the installed package",
+    source:
+      "import { withRecordHandler } from 'kcl-lambda/lambda';\n" +
+      "export const handler = withRecordHandler(async (record) => { JSON.parse(record.data.toString('utf8')); });\n",
+    installed: true,
+    buildHandler: 'm.handler',
+  },
 ];
+
+/**
+ * A project that installed the package as `npm pack` makes it (prepack builds dist/
+ * from scratch): the tarball unpacked into node_modules/kcl-lambda. Bundlers then
+ * resolve `kcl-lambda/lambda` through the package's exports, as in a user's app.
+ */
+function installPackedPackage(directory: string): string {
+  const project = path.join(directory, 'project');
+  const target = path.join(project, 'node_modules', 'kcl-lambda');
+  fs.mkdirSync(target, { recursive: true });
+  const packed = JSON.parse(
+    execFileSync('npm', ['pack', '--json', '--pack-destination', directory], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }),
+  ) as { filename: string }[];
+  execFileSync('tar', ['-xzf', path.join(directory, packed[0].filename), '-C', target, '--strip-components=1']);
+  return project;
+}
 
 export interface BundleSettings {
   /** Fresh processes per entry. */
@@ -57,7 +84,7 @@ export const DEFAULT_SETTINGS: BundleSettings = { runs: 30 };
 /** Bundles an entry as it would be deployed; returns the code. */
 export async function bundle(source: string): Promise<string> {
   const result = await build({
-    entryPoints: [path.join(ROOT, source)],
+    entryPoints: [path.isAbsolute(source) ? source : path.join(ROOT, source)],
     bundle: true,
     minify: true,
     platform: 'node',
@@ -102,9 +129,15 @@ function percentile(values: readonly number[], p: number): number {
 export async function run(settings: BundleSettings = DEFAULT_SETTINGS): Promise<ReportSection[]> {
   const directory = fs.mkdtempSync(path.join(os.tmpdir(), 'kcl-bench-bundle-'));
   try {
+    const project = ENTRIES.some((entry) => entry.installed) ? installPackedPackage(directory) : undefined;
     const bundles = await Promise.all(
       ENTRIES.map(async (entry, index) => {
-        const code = await bundle(entry.source);
+        let source = entry.source;
+        if (entry.installed) {
+          source = path.join(project!, `user-handler-${index}.ts`);
+          fs.writeFileSync(source, entry.source);
+        }
+        const code = await bundle(source);
         const file = path.join(directory, `entry-${index}.js`);
         fs.writeFileSync(file, code);
         return { entry, file, bytes: Buffer.byteLength(code), gzipBytes: zlib.gzipSync(code, { level: 9 }).length };

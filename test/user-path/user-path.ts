@@ -20,7 +20,7 @@ import { createStream, ensureCheckpointTable, readCheckpointRows } from '../../l
 import { toKinesisStreamEvent } from '../../local/mapping/kinesis-event';
 import { settingsFromTemplateFile } from '../../local/mapping/mapping-settings';
 import { listAllShards, splitShardInHalf } from '../../local/mapping/resharding';
-import { invokeInLayout, prepareLambdaLayout, type LambdaLayout } from './lambda-layout';
+import { lambdaLikeRuntime, runtimeSdkNodeModules, stageBundle, type LambdaLikeRuntime } from '../support/lambda-like-runtime';
 import { commandsOf, readmeBlocks } from './readme-blocks';
 
 const ROOT = resolve(__dirname, '..', '..');
@@ -196,8 +196,13 @@ async function userPath(keep: boolean): Promise<void> {
     });
 
     await step('run the synthesized bundle in the Lambda-like layout (only the two SDK clients on NODE_PATH) against dynalite and kinesalite', async () => {
-      const layout = prepareLambdaLayout(join(work, 'lambda'), bundleDirectory, (command, cwd) => void sh(command, cwd));
-      await invokeAgainstEmulators(layout, join(app, 'cdk.out', 'OrdersStack.template.json'));
+      const runtime = lambdaLikeRuntime(stageBundle(bundleDirectory), runtimeSdkNodeModules());
+      try {
+        check(!runtime.resolves('@smithy/node-http-handler'), 'the layout is not strict: @smithy/node-http-handler resolves');
+        await invokeAgainstEmulators(runtime, join(app, 'cdk.out', 'OrdersStack.template.json'));
+      } finally {
+        runtime.dispose();
+      }
     });
 
     await step(`run the handler locally from the installed package (${local})`, () => {
@@ -214,7 +219,7 @@ async function userPath(keep: boolean): Promise<void> {
 }
 
 /** A new shard's first batch, a steady-state batch, and the first batch of a child after a split. */
-async function invokeAgainstEmulators(layout: LambdaLayout, templateFile: string): Promise<void> {
+async function invokeAgainstEmulators(runtime: LambdaLikeRuntime, templateFile: string): Promise<void> {
   const [dynalite, kinesalite] = await Promise.all([startDynalite(), startKinesalite()]);
   const kinesis = localKinesisClient(kinesalite.endpoint);
   const dynamoDb = localDynamoDbClient(dynalite.endpoint);
@@ -246,10 +251,9 @@ async function invokeAgainstEmulators(layout: LambdaLayout, templateFile: string
       const records = await readShard(kinesis, streamName, shardId);
       const batch = records.slice(-count);
       check(batch.length === count, `${label}: read ${batch.length} of ${count} records from ${shardId}`);
-      const result = invokeInLayout(layout, toKinesisStreamEvent(shardId, batch, source), environment);
-      check('response' in result, `${label}: the handler failed: ${'error' in result ? result.error : ''}\n${result.output}`);
-      const response = (result as { response: { batchItemFailures?: unknown[] } | null }).response;
-      check((response?.batchItemFailures ?? []).length === 0, `${label}: records failed: ${JSON.stringify(response)}\n${result.output}`);
+      const result = await runtime.invoke('index.handler', toKinesisStreamEvent(shardId, batch, source), environment);
+      const response = result.response as { batchItemFailures?: unknown[] } | null;
+      check((response?.batchItemFailures ?? []).length === 0, `${label}: records failed: ${JSON.stringify(response)}\n${result.stdout}`);
       const row = (await readCheckpointRows(dynamoDb, tableName)).find((candidate) => candidate.leaseKey === shardId);
       check(row?.checkpoint === batch[batch.length - 1].SequenceNumber, `${label}: checkpoint ${row?.checkpoint}, expected the batch's last record`);
       process.stdout.write(`  ${label}: ${count} records, checkpoint at the last one\n`);
@@ -272,8 +276,9 @@ async function invokeAgainstEmulators(layout: LambdaLayout, templateFile: string
     }
     check(child, 'no record reached a child shard');
     const childRecords = await readShard(kinesis, streamName, child!.shardId);
-    const result = invokeInLayout(layout, toKinesisStreamEvent(child!.shardId, childRecords, source), environment);
-    check('response' in result && (result.response as { batchItemFailures?: unknown[] } | null)?.batchItemFailures?.length === 0, `the child's first batch failed: ${JSON.stringify(result)}`);
+    const result = await runtime.invoke('index.handler', toKinesisStreamEvent(child!.shardId, childRecords, source), environment);
+    const response = result.response as { batchItemFailures?: unknown[] } | null;
+    check((response?.batchItemFailures ?? []).length === 0, `the child's first batch failed: ${JSON.stringify(response)}\n${result.stdout}`);
     const rows = await readCheckpointRows(dynamoDb, tableName);
     check(rows.find((row) => row.leaseKey === parent.ShardId)?.checkpoint === 'SHARD_END', `the parent is not at SHARD_END after the child's first batch: ${JSON.stringify(rows)}`);
     process.stdout.write(`  the child of a split (${child!.shardId}): its first batch ended the parent (SHARD_END)\n`);
