@@ -68,7 +68,10 @@ export const localCommand: CliCommand = {
         console.log(USAGE);
         return 0;
       }
-      if (typeof values.handler !== 'string') throw new UsageError('--handler <module> is required: the module your function runs.');
+      // A MultiLang processor (npm start's --multilang, once among the shared flags) stands in for a module.
+      if (typeof values.handler !== 'string' && values.multilang === undefined) {
+        throw new UsageError('--handler <module> is required: the module your function runs.');
+      }
       demoOptions = demoOptionsFrom(values);
     } catch (error) {
       if (!(error instanceof UsageError)) throw error;
@@ -81,7 +84,7 @@ export const localCommand: CliCommand = {
       const result = await runDemo({
         ...demoOptions,
         template: undefined,
-        processor: values.handler,
+        processor: typeof values.handler === 'string' ? values.handler : undefined,
         settings: consumerSettings(consumer),
         settingsSource: `${consumer.name}, ${description}`,
         loadModule: bundledModuleLoader(),
