@@ -50,8 +50,8 @@ export interface KclConsumerProps {
    * Props from which the construct builds a `NodejsFunction`, laid over its
    * defaults: Node.js 24, arm64, 256 MB, 1 minute timeout, a log group kept one
    * month, a role that may write to that log group only, bundled locally with esbuild (minified, source maps enabled with
-   * `NODE_OPTIONS=--enable-source-maps`) with only `@aws-sdk/*` left to the Lambda
-   * runtime (see `KclFunctionBundling`; `bundling.externalModules` adds to that list).
+   * `NODE_OPTIONS=--enable-source-maps`), the AWS SDK included (see `KclFunctionBundling`;
+   * `bundling.externalModules: RUNTIME_PROVIDED_MODULES` uses the runtime's SDK instead).
    * @default - none; required when `function` is not given
    */
   readonly functionProps?: nodejs.NodejsFunctionProps;

@@ -36,7 +36,9 @@ export function loadNodeHttpHandler(): NodeHttpHandlerModule {
     return require('@smithy/node-http-handler') as NodeHttpHandlerModule;
   } catch (error) {
     if ((error as { code?: string }).code !== 'MODULE_NOT_FOUND') throw error;
-    const fromKinesisClient = createRequire(require.resolve('@aws-sdk/client-kinesis'));
+    // A name, not a literal: bundlers leave a computed require.resolve alone (and quiet).
+    const kinesisClient = ['@aws-sdk', 'client-kinesis'].join('/');
+    const fromKinesisClient = createRequire(require.resolve(kinesisClient));
     return fromKinesisClient('@smithy/node-http-handler') as NodeHttpHandlerModule;
   }
 }
