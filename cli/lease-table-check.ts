@@ -15,7 +15,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { DescribeStreamSummaryCommand, type KinesisClient, ListShardsCommand } from '@aws-sdk/client-kinesis';
 import { SHARD_END, TRIM_HORIZON, LATEST, AT_TIMESTAMP } from '../lambda';
-import { LEASE_OWNER_INDEX_NAME, classifyRow, isLambdaOwner, parseLeaseRow } from '../lambda/lease-rows';
+import { LEASE_OWNER_INDEX_NAME, NON_LEASE_ENTITY_TYPES, classifyRow, isLambdaOwner, parseLeaseRow } from '../lambda/lease-rows';
 
 /** The way the table is about to change hands: to Lambda, back to KCL, or unknown. */
 export type CutOverDirection = 'lambda' | 'kcl';
@@ -290,9 +290,11 @@ function judge(report: Unjudged): { findings: Finding[]; nextSteps: string[] } {
   if (report.nonLeaseRows.length > 0) {
     const byType = new Map<string, string[]>();
     for (const row of report.nonLeaseRows) byType.set(row.entityType, [...(byType.get(row.entityType) ?? []), row.leaseKey]);
+    // KCL's own order of entity types; anything unknown last.
+    const rank = (type: string) => ((NON_LEASE_ENTITY_TYPES as readonly string[]).indexOf(type) + 1 || NON_LEASE_ENTITY_TYPES.length + 1);
     findings.push({
       severity: 'info',
-      message: `Rows that are not leases (KCL 3 state; the runtime never reads or writes them): ${[...byType].map(([type, keys]) => `${type} ${keys.join(', ')}`).join('; ')}`,
+      message: `Rows that are not leases (KCL 3 state; the runtime never reads or writes them): ${[...byType].sort(([a], [b]) => rank(a) - rank(b)).map(([type, keys]) => `${type} ${keys.join(', ')}`).join('; ')}`,
     });
   }
   if (report.stream && report.stream.shardsWithoutLease.length > 0) {

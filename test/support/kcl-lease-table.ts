@@ -159,6 +159,7 @@ export class SimulatedKclWorker {
   private renewing?: NodeJS.Timeout;
   private renewal: Promise<void> = Promise.resolve();
   renewals = 0;
+  private readonly renewalsByKey = new Map<string, number>();
   readonly lost: string[] = [];
 
   constructor(
@@ -172,6 +173,11 @@ export class SimulatedKclWorker {
     const row = await getRow(this.dynamoDb, this.tableName, leaseKey);
     if (row?.leaseOwner?.S !== this.workerId) throw new Error(`${leaseKey} is not owned by ${this.workerId}`);
     this.held.set(leaseKey, Number(row.leaseCounter?.N ?? '0'));
+  }
+
+  /** How often this worker renewed `leaseKey`. */
+  renewalsOf(leaseKey: string): number {
+    return this.renewalsByKey.get(leaseKey) ?? 0;
   }
 
   holds(leaseKey: string): boolean {
@@ -204,6 +210,7 @@ export class SimulatedKclWorker {
         );
         this.held.set(leaseKey, counter + 1);
         this.renewals += 1;
+        this.renewalsByKey.set(leaseKey, (this.renewalsByKey.get(leaseKey) ?? 0) + 1);
       } catch (error) {
         if ((error as Error).name !== 'ConditionalCheckFailedException') throw error;
         this.held.delete(leaseKey);
