@@ -90,6 +90,21 @@ describe('the runtime on a KCL 3.5 lease table', () => {
     expect(after.find((item) => item.leaseKey?.S === other)?.entityType).toEqual({ S: 'LEASE' });
   });
 
+  test('a non-lease row that takes the key between the read and the write: the write is refused (no lease written), with the same clear error', async () => {
+    await harness.putRow(tableName, kcl35Lease(SHARD, { checkpoint: seqs[1] }));
+    const [metrics] = kcl35NonLeaseRows(SHARD);
+    harness.fault = (command) =>
+      command === 'UpdateItemCommand'
+        ? async () => {
+            harness.fault = undefined;
+            await harness.putRow(tableName, metrics);
+          }
+        : undefined;
+    const handler = withKclProcessor(recordLogProcessors([]).factory, options());
+    await expect(handler(event(seqs))).rejects.toThrow(`Row "${SHARD}" in checkpoint table "${tableName}" is a KCL WORKER_METRIC_STATS row, not a lease`);
+    expect(await getRow(harness.admin, tableName, SHARD)).toEqual(metrics);
+  });
+
   test('the coordinator keys count as non-lease rows even without entityType (older KCL rows)', async () => {
     await harness.putRow(tableName, { leaseKey: { S: 'Migration3.0' }, cv: { S: 'CLIENT_VERSION_3X' } });
     const { factory } = recordLogProcessors([]);
