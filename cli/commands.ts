@@ -1,4 +1,5 @@
 import type { CliCommand } from './cli-command';
+import { leaseTableCommand } from './lease-table-command';
 
 /** Every subcommand of the `kcl-lambda` bin, in the order the usage text lists them. */
-export const COMMANDS: readonly CliCommand[] = [];
+export const COMMANDS: readonly CliCommand[] = [leaseTableCommand()];
