@@ -18,7 +18,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { build } from 'esbuild';
-import { RUNTIME_PROVIDED_MODULES } from '../lib/function-bundling';
+import { KclFunctionBundling } from '../lib/function-bundling';
 import { runtimeSdkNodeModules } from '../test/support/lambda-like-runtime';
 import { type ReportRow, type ReportSection, runStandalone } from './report';
 
@@ -30,7 +30,7 @@ const SDK_FROM_RUNTIME = "AWS SDK from the runtime (externalModules: ['@aws-sdk/
 
 const VARIANTS: readonly { readonly name: string; readonly external: readonly string[] }[] = [
   { name: SDK_BUNDLED, external: [] },
-  { name: SDK_FROM_RUNTIME, external: RUNTIME_PROVIDED_MODULES },
+  { name: SDK_FROM_RUNTIME, external: KclFunctionBundling.RUNTIME_PROVIDED_MODULES },
 ];
 
 export interface FunctionBundleSettings {

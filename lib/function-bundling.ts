@@ -5,15 +5,6 @@ import { Annotations, DockerImage, Stack } from 'aws-cdk-lib';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import type { IConstruct } from 'constructs';
 
-/**
- * What a user may leave to the Lambda Node.js runtime instead of bundling it: the AWS
- * SDK v3 clients, which the runtime makes importable (`externalModules: [...]` with
- * this list). The construct itself leaves nothing out: the runtime does not make
- * `@smithy/*` importable from function code, and which SDK version it ships changes
- * without notice, so by default the SDK is bundled with the function.
- */
-export const RUNTIME_PROVIDED_MODULES: readonly string[] = ['@aws-sdk/*'];
-
 /** The major version of esbuild that `NodejsFunction` runs (it refuses any other). */
 const ESBUILD_MAJOR = '0';
 
@@ -58,6 +49,15 @@ class NoDockerImage extends DockerImage {
  *   the runtime's lazy SDK loading need inside an `.mjs` handler.
  */
 export class KclFunctionBundling {
+  /**
+   * What a user may leave to the Lambda Node.js runtime instead of bundling it: the
+   * AWS SDK v3 clients, which the runtime makes importable (`externalModules` with this
+   * list). The construct itself leaves nothing out: the runtime does not make
+   * `@smithy/*` importable from function code, and which SDK version it ships changes
+   * without notice, so by default the SDK is bundled with the function.
+   */
+  public static readonly RUNTIME_PROVIDED_MODULES: string[] = Object.freeze(['@aws-sdk/*']) as string[];
+
   /** Bundling options for a `NodejsFunction` running a KCL processor. */
   public static options(scope: IConstruct, bundling: nodejs.BundlingOptions = {}): nodejs.BundlingOptions {
     const usesDocker = bundling.forceDockerBundling === true || bundling.dockerImage !== undefined;
@@ -97,19 +97,19 @@ export class KclFunctionBundling {
   public static requireLocalEsbuild(scope: IConstruct, bundling: nodejs.BundlingOptions = {}): void {
     if (bundling.forceDockerBundling === true || bundling.dockerImage !== undefined) return;
     if (!Stack.of(scope).bundlingRequired) return;
-    if (localEsbuildVersion()?.startsWith(`${ESBUILD_MAJOR}.`)) return;
+    if (KclFunctionBundling.localEsbuildVersion()?.startsWith(`${ESBUILD_MAJOR}.`)) return;
     throw new EsbuildNotFoundError(scope.node.path);
   }
-}
 
-/** The esbuild `NodejsFunction` would run, found the way it finds it; undefined when none. */
-export function localEsbuildVersion(): string | undefined {
-  try {
-    const fromCdk = createRequire(require.resolve('aws-cdk-lib/aws-lambda-nodejs'));
-    return (fromCdk('esbuild/package.json') as { version: string }).version;
-  } catch {
-    const probe = spawnSync('esbuild', ['--version']);
-    return probe.status === 0 && !probe.error ? probe.stdout.toString().trim() : undefined;
+  /** The version of the esbuild `NodejsFunction` would run, found the way it finds it; undefined when none. */
+  public static localEsbuildVersion(): string | undefined {
+    try {
+      const fromCdk = createRequire(require.resolve('aws-cdk-lib/aws-lambda-nodejs'));
+      return (fromCdk('esbuild/package.json') as { version: string }).version;
+    } catch {
+      const probe = spawnSync('esbuild', ['--version']);
+      return probe.status === 0 && !probe.error ? probe.stdout.toString().trim() : undefined;
+    }
   }
 }
 

@@ -53,7 +53,7 @@ export interface KclConsumerProps {
    * defaults: Node.js 24, arm64, 256 MB, 1 minute timeout, a log group kept one
    * month, a role that may write to that log group only, bundled locally with esbuild (minified, source maps enabled with
    * `NODE_OPTIONS=--enable-source-maps`), the AWS SDK included (see `KclFunctionBundling`;
-   * `bundling.externalModules: RUNTIME_PROVIDED_MODULES` uses the runtime's SDK instead).
+   * `bundling.externalModules: KclFunctionBundling.RUNTIME_PROVIDED_MODULES` uses the runtime's SDK instead).
    * @default - none; required when `function` is not given
    */
   readonly functionProps?: nodejs.NodejsFunctionProps;

@@ -13,7 +13,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { App, Stack } from 'aws-cdk-lib';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
-import { KclConsumer, RUNTIME_PROVIDED_MODULES } from '../../lib';
+import { KclConsumer, KclFunctionBundling } from '../../lib';
 import { type LambdaLikeRuntime, lambdaLikeRuntime, runtimeSdkNodeModules, stageBundle } from '../support/lambda-like-runtime';
 import { type RuntimeHarness, startRuntimeHarness } from '../support/runtime-harness';
 import { putRecords, readShardAsEvent, splitShard } from '../support/kinesis-stream';
@@ -76,7 +76,7 @@ function processorCalls(stdout: string): Record<string, unknown>[] {
     .map((line) => JSON.parse(line.slice('KCL_CALL '.length)) as Record<string, unknown>);
 }
 
-const RUNTIME_SDK = { externalModules: [...RUNTIME_PROVIDED_MODULES] };
+const RUNTIME_SDK = { externalModules: [...KclFunctionBundling.RUNTIME_PROVIDED_MODULES] };
 
 describe.each([
   ['CommonJS, SDK bundled (the default)', undefined, 'index.js', []],

@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { App, Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
-import { EsbuildNotFoundError, KclConsumer, KclFunctionBundling, RUNTIME_PROVIDED_MODULES, localEsbuildVersion } from '../../lib';
+import { EsbuildNotFoundError, KclConsumer, KclFunctionBundling } from '../../lib';
 import { ECHO_HANDLER_ENTRY } from './kcl-consumer-helpers';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -62,10 +62,10 @@ describe('externalModules', () => {
     expect(code).toContain('DynamoDB_20120810');
   });
 
-  test("RUNTIME_PROVIDED_MODULES leaves the runtime's SDK out", () => {
+  test("KclFunctionBundling.RUNTIME_PROVIDED_MODULES leaves the runtime's SDK out", () => {
     const { assetFiles } = synthesize({
       entry: path.join(FIXTURES, 'external-dependency-handler.ts'),
-      bundling: { externalModules: [...RUNTIME_PROVIDED_MODULES, 'aws-kinesis-agg'] },
+      bundling: { externalModules: [...KclFunctionBundling.RUNTIME_PROVIDED_MODULES, 'aws-kinesis-agg'] },
     });
     expect(assetFiles['index.js']).toContain('require("@aws-sdk/client-dynamodb")');
     expect(assetFiles['index.js']).toContain('require("aws-kinesis-agg")');
@@ -74,7 +74,7 @@ describe('externalModules', () => {
 
   test('the list has no duplicates, and is empty by default', () => {
     const stack = new Stack(new App(), 'Options');
-    expect(RUNTIME_PROVIDED_MODULES).toEqual(['@aws-sdk/*']);
+    expect(KclFunctionBundling.RUNTIME_PROVIDED_MODULES).toEqual(['@aws-sdk/*']);
     expect(KclFunctionBundling.options(stack, { externalModules: ['pg-native', '@aws-sdk/*', 'pg-native'] }).externalModules).toEqual([
       'pg-native',
       '@aws-sdk/*',
@@ -162,7 +162,7 @@ Module._resolveFilename = function (request, parent, ...rest) {
   });
 
   test('esbuild is found here the way NodejsFunction finds it', () => {
-    expect(localEsbuildVersion()).toMatch(/^0\.\d+\.\d+/);
+    expect(KclFunctionBundling.localEsbuildVersion()).toMatch(/^0\.\d+\.\d+/);
   });
 
   test('the image NodejsFunction would fall back to is never Docker: running it throws EsbuildNotFoundError', () => {
