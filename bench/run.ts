@@ -44,7 +44,7 @@ async function main(): Promise<void> {
   sections.push(await runDynamoDbRequests());
   progress('bundle size and cold start…');
   sections.push(...(await bundleBench.run(QUICK ? { runs: 3 } : bundleBench.DEFAULT_SETTINGS)));
-  progress('function bundle: AWS SDK from the runtime vs bundled…');
+  progress('function bundle: AWS SDK bundled vs from the runtime…');
   sections.push(await functionBundle.run(QUICK ? { runs: 3 } : functionBundle.DEFAULT_SETTINGS));
 
   const finished = new Date();

@@ -35,6 +35,24 @@ export class CheckpointTableError extends Error {
   }
 }
 
+/** The key names a row KCL keeps for something other than a lease. */
+export class NonLeaseRowError extends CheckpointTableError {
+  constructor(
+    tableName: string,
+    readonly leaseKey: string,
+    readonly entityType: string,
+    options?: { cause?: unknown },
+  ) {
+    super(
+      tableName,
+      `Row "${leaseKey}" in checkpoint table "${tableName}" is a KCL ${entityType} row, not a lease: the runtime ` +
+        'neither reads it as a lease nor writes it, so this lease key cannot be checkpointed here. Give the consumer ' +
+        'a table of its own, or delete the row if no KCL worker uses this table any more',
+      options,
+    );
+  }
+}
+
 /** A child shard's batch arrived before its parent shard was finished (KCL's parent-before-child rule). */
 export class ParentShardNotFinishedError extends Error {
   override readonly name = 'ParentShardNotFinishedError';

@@ -13,13 +13,14 @@ export type {
   UserRecordHandler,
 } from './record-processor';
 export type { KinesisUserRecord } from './records/kinesis-user-record';
-export type { CheckpointingMode, KclLogger, KclOptions } from './options';
+export type { CheckpointingMode, KclLogger, KclOptions, LeaseKeyFormat } from './options';
 export {
   CheckpointError,
   type CheckpointErrorCode,
   CheckpointTableError,
   InvalidKinesisEventError,
   KclConfigurationError,
+  NonLeaseRowError,
   ParentShardNotFinishedError,
 } from './errors';
 export {

@@ -12,6 +12,9 @@ export interface KclLogger {
 
 export type CheckpointingMode = 'auto' | 'manual';
 
+/** How lease rows are keyed: KCL's single-stream shard ids, or its multi-stream keys. */
+export type LeaseKeyFormat = 'shardId' | 'multiStream';
+
 export interface KclOptions {
   /**
    * The DynamoDB checkpoint (lease) table.
@@ -40,6 +43,15 @@ export interface KclOptions {
    * @default 'auto'
    */
   readonly checkpointing?: CheckpointingMode;
+  /**
+   * How the rows of the lease table are keyed. `shardId`: the shard id, as a
+   * single-stream KCL application does. `multiStream`: KCL's multi-stream key
+   * `account:streamName:creationEpoch:shardId` (with `streamName` and `shardId`
+   * attributes), the account and stream name from the event's stream ARN and the
+   * creation epoch (milliseconds) from DescribeStreamSummary, once per stream and container.
+   * @default - the `KCL_LEASE_KEYS` environment variable (the construct sets it), else `shardId`
+   */
+  readonly leaseKeys?: LeaseKeyFormat;
   /**
    * Where the event source mapping starts reading a shard nothing was checkpointed in.
    * A parent shard Lambda never delivered from is judged from here at resharding: with

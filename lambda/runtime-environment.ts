@@ -13,6 +13,8 @@ export const RuntimeEnvironment = {
   STARTING_POSITION: 'KCL_STARTING_POSITION',
   /** With AT_TIMESTAMP: the time, in epoch seconds. */
   STARTING_POSITION_TIMESTAMP: 'KCL_STARTING_POSITION_TIMESTAMP',
+  /** How lease rows are keyed: `shardId` (default) or `multiStream`. */
+  LEASE_KEYS: 'KCL_LEASE_KEYS',
 } as const;
 
 /** The CloudWatch namespace of the runtime's metrics when none is given. */

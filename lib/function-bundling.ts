@@ -1,17 +1,9 @@
 import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import * as os from 'node:os';
-import { DockerImage, Stack } from 'aws-cdk-lib';
+import { Annotations, DockerImage, Stack } from 'aws-cdk-lib';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import type { IConstruct } from 'constructs';
-
-/**
- * What a KCL function's bundle leaves to the Lambda Node.js runtime: only the AWS SDK
- * v3 clients, which the runtime makes importable. The runtime does not make `@smithy/*`
- * importable from function code, so those (e.g. the HTTP/1.1 handler the runtime's
- * Kinesis client uses) are bundled.
- */
-export const RUNTIME_PROVIDED_MODULES: readonly string[] = ['@aws-sdk/*'];
 
 /** The major version of esbuild that `NodejsFunction` runs (it refuses any other). */
 const ESBUILD_MAJOR = '0';
@@ -46,8 +38,9 @@ class NoDockerImage extends DockerImage {
 /**
  * The bundling a KCL function needs, laid over `bundling` (the user's settings).
  *
- * - Externals: `RUNTIME_PROVIDED_MODULES` plus the user's `externalModules` (merged,
- *   never replaced: a user's list would otherwise silently bundle the whole SDK).
+ * - Externals: none of its own (the AWS SDK is bundled); the user's `externalModules`
+ *   are left out as given, e.g. `RUNTIME_PROVIDED_MODULES` for the runtime's SDK. A
+ *   `@smithy/*` entry gets a synth warning: the runtime does not provide those.
  * - Local esbuild only: without it, synth fails with `EsbuildNotFoundError` instead of
  *   falling back to Docker (unless the user forces Docker or names an image).
  * - Minified, with a source map whose `sources` are relative to the project root, so
@@ -56,18 +49,35 @@ class NoDockerImage extends DockerImage {
  *   the runtime's lazy SDK loading need inside an `.mjs` handler.
  */
 export class KclFunctionBundling {
+  /**
+   * What a user may leave to the Lambda Node.js runtime instead of bundling it: the
+   * AWS SDK v3 clients, which the runtime makes importable (`externalModules` with this
+   * list). The construct itself leaves nothing out: the runtime does not make
+   * `@smithy/*` importable from function code, and which SDK version it ships changes
+   * without notice, so by default the SDK is bundled with the function.
+   */
+  public static readonly RUNTIME_PROVIDED_MODULES: string[] = Object.freeze(['@aws-sdk/*']) as string[];
+
   /** Bundling options for a `NodejsFunction` running a KCL processor. */
   public static options(scope: IConstruct, bundling: nodejs.BundlingOptions = {}): nodejs.BundlingOptions {
     const usesDocker = bundling.forceDockerBundling === true || bundling.dockerImage !== undefined;
     const esm = bundling.format === nodejs.OutputFormat.ESM;
     const userHooks = bundling.commandHooks;
+    const smithy = (bundling.externalModules ?? []).filter((name) => name.startsWith('@smithy/'));
+    if (smithy.length > 0) {
+      Annotations.of(scope).addWarningV2(
+        'kcl-lambda:smithyExternal',
+        `bundling.externalModules leaves ${smithy.join(', ')} out of the bundle, but the Lambda Node.js runtime does not make ` +
+          '@smithy/* packages importable from function code; leave them in the bundle.',
+      );
+    }
     return {
       minify: true,
       sourceMap: true,
       ...bundling,
       forceDockerBundling: bundling.forceDockerBundling ?? false,
       dockerImage: bundling.dockerImage ?? (usesDocker ? undefined : new NoDockerImage(scope.node.path)),
-      externalModules: [...new Set([...RUNTIME_PROVIDED_MODULES, ...(bundling.externalModules ?? [])])],
+      externalModules: [...new Set(bundling.externalModules ?? [])],
       banner: esm ? esmBanner(bundling.banner) : bundling.banner,
       commandHooks: {
         beforeBundling: (inputDir, outputDir) => userHooks?.beforeBundling(inputDir, outputDir) ?? [],
@@ -87,19 +97,19 @@ export class KclFunctionBundling {
   public static requireLocalEsbuild(scope: IConstruct, bundling: nodejs.BundlingOptions = {}): void {
     if (bundling.forceDockerBundling === true || bundling.dockerImage !== undefined) return;
     if (!Stack.of(scope).bundlingRequired) return;
-    if (localEsbuildVersion()?.startsWith(`${ESBUILD_MAJOR}.`)) return;
+    if (KclFunctionBundling.localEsbuildVersion()?.startsWith(`${ESBUILD_MAJOR}.`)) return;
     throw new EsbuildNotFoundError(scope.node.path);
   }
-}
 
-/** The esbuild `NodejsFunction` would run, found the way it finds it; undefined when none. */
-export function localEsbuildVersion(): string | undefined {
-  try {
-    const fromCdk = createRequire(require.resolve('aws-cdk-lib/aws-lambda-nodejs'));
-    return (fromCdk('esbuild/package.json') as { version: string }).version;
-  } catch {
-    const probe = spawnSync('esbuild', ['--version']);
-    return probe.status === 0 && !probe.error ? probe.stdout.toString().trim() : undefined;
+  /** The version of the esbuild `NodejsFunction` would run, found the way it finds it; undefined when none. */
+  public static localEsbuildVersion(): string | undefined {
+    try {
+      const fromCdk = createRequire(require.resolve('aws-cdk-lib/aws-lambda-nodejs'));
+      return (fromCdk('esbuild/package.json') as { version: string }).version;
+    } catch {
+      const probe = spawnSync('esbuild', ['--version']);
+      return probe.status === 0 && !probe.error ? probe.stdout.toString().trim() : undefined;
+    }
   }
 }
 

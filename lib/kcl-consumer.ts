@@ -17,6 +17,8 @@ import type { IKclConsumerMetrics } from './kcl-consumer-metrics';
 import { KclDashboard } from './kcl-dashboard';
 import { DEFAULT_METRICS_NAMESPACE, KclMetricName, kclMetric } from './kcl-metrics';
 import { RuntimeEnvironment } from '../lambda/runtime-environment';
+import { LEASE_OWNER_INDEX_NAME } from '../lambda/lease-rows';
+import { LeaseKeys } from './lease-keys';
 
 /** Where Lambda sends the metadata of records it discards. */
 export type OnFailureDestination = sqs.IQueue | sns.ITopic | s3.IBucket;
@@ -50,8 +52,8 @@ export interface KclConsumerProps {
    * Props from which the construct builds a `NodejsFunction`, laid over its
    * defaults: Node.js 24, arm64, 256 MB, 1 minute timeout, a log group kept one
    * month, a role that may write to that log group only, bundled locally with esbuild (minified, source maps enabled with
-   * `NODE_OPTIONS=--enable-source-maps`) with only `@aws-sdk/*` left to the Lambda
-   * runtime (see `KclFunctionBundling`; `bundling.externalModules` adds to that list).
+   * `NODE_OPTIONS=--enable-source-maps`), the AWS SDK included (see `KclFunctionBundling`;
+   * `bundling.externalModules: KclFunctionBundling.RUNTIME_PROVIDED_MODULES` uses the runtime's SDK instead).
    * @default - none; required when `function` is not given
    */
   readonly functionProps?: nodejs.NodejsFunctionProps;
@@ -59,9 +61,16 @@ export interface KclConsumerProps {
   /**
    * The checkpoint (lease) table, KCL lease-table compatible (partition key
    * `leaseKey`, string). Give a KCL application's table to resume where it stopped.
-   * @default - a new `TableV2`: on-demand, key `leaseKey` (S), point-in-time recovery, RETAIN
+   * @default - a new `TableV2`: on-demand, key `leaseKey` (S), point-in-time recovery, RETAIN,
+   * and KCL 3's `LeaseOwnerToLeaseKeyIndex` (so KCL 3 workers can take the table over as it is)
    */
   readonly checkpointTable?: dynamodb.ITableV2;
+  /**
+   * How the table's rows are keyed, written to `KCL_LEASE_KEYS`: `MULTI_STREAM` for a
+   * table a multi-stream KCL application used (`account:streamName:creationEpoch:shardId`).
+   * @default LeaseKeys.SHARD_ID
+   */
+  readonly leaseKeys?: LeaseKeys;
   /**
    * KCL application name, written to `KCL_APPLICATION_NAME`; the
    * `ApplicationName` dimension of the runtime's metrics.
@@ -218,6 +227,15 @@ export class KclConsumer extends Construct implements IKclConsumerMetrics {
         partitionKey: { name: 'leaseKey', type: dynamodb.AttributeType.STRING },
         billing: dynamodb.Billing.onDemand(),
         pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+        // KCL 3 creates this index itself if absent; having it lets KCL 3 workers take over without a migration step.
+        globalSecondaryIndexes: [
+          {
+            indexName: LEASE_OWNER_INDEX_NAME,
+            partitionKey: { name: 'leaseOwner', type: dynamodb.AttributeType.STRING },
+            sortKey: { name: 'leaseKey', type: dynamodb.AttributeType.STRING },
+            projectionType: dynamodb.ProjectionType.KEYS_ONLY,
+          },
+        ],
         // The table holds every shard's position; losing it replays the stream.
         removalPolicy: RemovalPolicy.RETAIN,
       });
@@ -235,13 +253,20 @@ export class KclConsumer extends Construct implements IKclConsumerMetrics {
     this.function.addEnvironment(RuntimeEnvironment.APPLICATION_NAME, this.applicationName);
     this.function.addEnvironment(RuntimeEnvironment.METRICS_NAMESPACE, this.metricsNamespace);
     this.function.addEnvironment(RuntimeEnvironment.STARTING_POSITION, props.startingPosition ?? lambda.StartingPosition.TRIM_HORIZON);
+    // Unset means the runtime's default, shard ids.
+    if (props.leaseKeys !== undefined) this.function.addEnvironment(RuntimeEnvironment.LEASE_KEYS, props.leaseKeys);
     if (props.startingPositionTimestamp) {
       const seconds = Math.floor(props.startingPositionTimestamp.getTime() / 1000);
       this.function.addEnvironment(RuntimeEnvironment.STARTING_POSITION_TIMESTAMP, String(seconds));
     }
 
     // The runtime reads and conditionally writes one lease item per shard; nothing else.
-    this.checkpointTable.grant(this.function, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem');
+    // On the table's ARN alone: table.grant() would add `index/*` once the table has KCL 3's index.
+    iam.Grant.addToPrincipal({
+      grantee: this.function,
+      actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+      resourceArns: [this.checkpointTable.tableArn],
+    });
     this.checkpointTable.encryptionKey?.grantEncryptDecrypt(this.function);
 
     const { destination: onFailure, queue: onFailureQueue } = this.onFailureDestination(props.onFailure);
@@ -549,5 +574,8 @@ function validateProps(path: string, props: KclConsumerProps): void {
   }
   if (!atTimestamp && props.startingPositionTimestamp) {
     fail('startingPositionTimestamp is only used with startingPosition AT_TIMESTAMP.');
+  }
+  if (props.leaseKeys !== undefined && !Object.values(LeaseKeys).includes(props.leaseKeys)) {
+    fail(`leaseKeys must be LeaseKeys.SHARD_ID or LeaseKeys.MULTI_STREAM (got ${JSON.stringify(props.leaseKeys)}).`);
   }
 }

@@ -11,8 +11,8 @@ export class InMemoryLeaseStore implements LeaseStore {
 
   constructor(readonly tableName = 'in-memory') {}
 
-  async getLease(shardId: string): Promise<Lease | undefined> {
-    return this.leases.get(shardId);
+  async getLease(leaseKey: string): Promise<Lease | undefined> {
+    return this.leases.get(leaseKey);
   }
 
   async writeCheckpoint(expected: Lease, update: CheckpointUpdate): Promise<Lease> {

@@ -6,15 +6,21 @@ import {
   PutItemCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
-import { CheckpointError, CheckpointTableError } from '../errors';
+import { CheckpointError, CheckpointTableError, NonLeaseRowError } from '../errors';
 import { type CheckpointUpdate, type Lease, type LeaseStore, applyCheckpoint, leaseExists } from './lease';
-import { isValidSequenceNumber } from '../records/sequence-number';
+import { LEASE_ENTITY_TYPE, classifyRow, parseLeaseRow } from './lease-row';
 
 /**
- * The checkpoint table in KCL's lease-table schema: key `leaseKey` (S) = shard id;
- * `checkpoint` (S), `checkpointSubSequenceNumber` (N), `leaseCounter` (N),
- * `leaseOwner` (S), `ownerSwitchesSinceCheckpoint` (N), `parentShardId` (SS).
+ * The checkpoint table in KCL's lease-table schema: key `leaseKey` (S) = shard id (or
+ * KCL's multi-stream key); `checkpoint` (S), `checkpointSubSequenceNumber` (N),
+ * `leaseCounter` (N), `leaseOwner` (S), `ownerSwitchesSinceCheckpoint` (N),
+ * `parentShardId` (SS), and on multi-stream rows `streamName` (S) and `shardId` (S).
  * A KCL worker pointed at the same table resumes where Lambda stopped, and back.
+ *
+ * An existing row is only ever changed with UpdateItem on the attributes above, so
+ * what KCL 3 keeps there besides (checkpointOwner, pendingCheckpoint*, childShardIds,
+ * hash keys, throughputKBps, entityType, …) survives; rows that are not leases are
+ * neither read as leases nor written.
  */
 export class DynamoDbLeaseTable implements LeaseStore {
   constructor(
@@ -22,26 +28,33 @@ export class DynamoDbLeaseTable implements LeaseStore {
     readonly tableName: string,
   ) {}
 
-  async getLease(shardId: string): Promise<Lease | undefined> {
+  async getLease(leaseKey: string): Promise<Lease | undefined> {
     try {
       const { Item } = await this.client.send(
-        new GetItemCommand({ TableName: this.tableName, Key: { leaseKey: { S: shardId } }, ConsistentRead: true }),
+        new GetItemCommand({ TableName: this.tableName, Key: { leaseKey: { S: leaseKey } }, ConsistentRead: true }),
       );
-      return Item ? leaseFromItem(this.tableName, shardId, Item) : undefined;
+      return Item ? leaseFromItem(this.tableName, leaseKey, Item) : undefined;
     } catch (error) {
       if (error instanceof CheckpointTableError) throw error;
-      throw tableReadError(this.tableName, shardId, error);
+      throw tableReadError(this.tableName, leaseKey, error);
     }
   }
 
   async writeCheckpoint(expected: Lease, update: CheckpointUpdate): Promise<Lease> {
+    if (update.owner === '') {
+      // The owner is the hash key of LeaseOwnerToLeaseKeyIndex: DynamoDB refuses an empty one.
+      throw new CheckpointError('IllegalArgumentException', `cannot checkpoint ${expected.leaseKey} without a lease owner`);
+    }
     const written = applyCheckpoint(expected, update);
     try {
       if (leaseExists(expected)) await this.client.send(this.update(expected, written));
       else await this.client.send(this.create(written));
       return written;
     } catch (error) {
-      if (isConditionalCheckFailure(error) && (await this.alreadyWritten(written))) return written;
+      if (isConditionalCheckFailure(error)) {
+        if (await this.alreadyWritten(written)) return written;
+        await this.refuseNonLease(expected.leaseKey, error);
+      }
       throw checkpointWriteError(this.tableName, expected, error);
     }
   }
@@ -61,6 +74,15 @@ export class DynamoDbLeaseTable implements LeaseStore {
     );
   }
 
+  /** A lost condition because the key now holds a non-lease row is a table error, not a lost lease. */
+  private async refuseNonLease(leaseKey: string, cause: unknown): Promise<void> {
+    const error = await this.getLease(leaseKey).then(
+      () => undefined,
+      (failure: unknown) => failure,
+    );
+    if (error instanceof NonLeaseRowError) throw new NonLeaseRowError(this.tableName, leaseKey, error.entityType, { cause });
+  }
+
   /** First write of a shard: only if no row exists, so a concurrent creator wins cleanly. */
   private create(lease: Lease): PutItemCommand {
     return new PutItemCommand({
@@ -71,49 +93,48 @@ export class DynamoDbLeaseTable implements LeaseStore {
   }
 
   private update(expected: Lease, written: Lease): UpdateItemCommand {
+    const conditions = [
+      // KCL creates rows with leaseCounter 0 before any worker takes them; a row
+      // written by hand may have no counter at all.
+      expected.leaseCounter === 0 ? '(attribute_not_exists(leaseCounter) OR leaseCounter = :expected)' : 'leaseCounter = :expected',
+      // KCL 3 starts a handoff without moving leaseCounter: the counter alone would not see it.
+      expected.checkpointOwner === undefined ? 'attribute_not_exists(checkpointOwner)' : 'checkpointOwner = :checkpointOwner',
+      // Never turn a row KCL keeps for something else into a lease.
+      '(attribute_not_exists(entityType) OR entityType = :lease)',
+    ];
+    const values: Record<string, AttributeValue> = {
+      ':checkpoint': { S: written.checkpoint.sequenceNumber },
+      ':sub': { N: String(written.checkpoint.subSequenceNumber) },
+      ':next': { N: String(written.leaseCounter) },
+      ':owner': { S: written.leaseOwner ?? '' },
+      ':zero': { N: '0' },
+      ':expected': { N: String(expected.leaseCounter) },
+      ':lease': { S: LEASE_ENTITY_TYPE },
+    };
+    if (expected.checkpointOwner !== undefined) values[':checkpointOwner'] = { S: expected.checkpointOwner };
     return new UpdateItemCommand({
       TableName: this.tableName,
       Key: { leaseKey: { S: expected.leaseKey } },
       UpdateExpression:
         'SET #checkpoint = :checkpoint, checkpointSubSequenceNumber = :sub, leaseCounter = :next, ' +
-        'leaseOwner = :owner, ownerSwitchesSinceCheckpoint = :zero',
-      // KCL creates rows with leaseCounter 0 before any worker takes them; a row
-      // written by hand may have no counter at all.
-      ConditionExpression:
-        expected.leaseCounter === 0 ? 'attribute_not_exists(leaseCounter) OR leaseCounter = :expected' : 'leaseCounter = :expected',
+        'leaseOwner = :owner, ownerSwitchesSinceCheckpoint = :zero' +
+        // Only a stale handoff is written over; the write completes it (KCL's takeover removes it too).
+        (expected.checkpointOwner === undefined ? '' : ' REMOVE checkpointOwner'),
+      ConditionExpression: conditions.join(' AND '),
       ExpressionAttributeNames: { '#checkpoint': 'checkpoint' },
-      ExpressionAttributeValues: {
-        ':checkpoint': { S: written.checkpoint.sequenceNumber },
-        ':sub': { N: String(written.checkpoint.subSequenceNumber) },
-        ':next': { N: String(written.leaseCounter) },
-        ':owner': { S: written.leaseOwner ?? '' },
-        ':zero': { N: '0' },
-        ':expected': { N: String(expected.leaseCounter) },
-      },
+      ExpressionAttributeValues: values,
     });
   }
 }
 
-function leaseFromItem(tableName: string, shardId: string, item: Record<string, AttributeValue>): Lease {
-  const checkpoint = item.checkpoint?.S ?? 'TRIM_HORIZON';
-  const sub = Number(item.checkpointSubSequenceNumber?.N ?? '0');
-  const counter = Number(item.leaseCounter?.N ?? '0');
-  if (!isValidSequenceNumber(checkpoint) || !Number.isSafeInteger(sub) || sub < 0 || !Number.isSafeInteger(counter)) {
-    throw new CheckpointTableError(
-      tableName,
-      `The lease of ${shardId} in checkpoint table "${tableName}" is corrupt: checkpoint ${JSON.stringify(checkpoint)}, ` +
-        `checkpointSubSequenceNumber ${JSON.stringify(item.checkpointSubSequenceNumber?.N)}, leaseCounter ${JSON.stringify(item.leaseCounter?.N)}`,
-    );
+function leaseFromItem(tableName: string, leaseKey: string, item: Record<string, AttributeValue>): Lease {
+  const kind = classifyRow(item);
+  if (kind.kind === 'other') throw new NonLeaseRowError(tableName, leaseKey, kind.entityType);
+  const parsed = parseLeaseRow(item);
+  if ('corrupt' in parsed) {
+    throw new CheckpointTableError(tableName, `The lease of ${leaseKey} in checkpoint table "${tableName}" is corrupt: ${parsed.corrupt}`);
   }
-  return {
-    leaseKey: shardId,
-    exists: true,
-    checkpoint: { sequenceNumber: checkpoint, subSequenceNumber: sub },
-    leaseCounter: counter,
-    leaseOwner: item.leaseOwner?.S,
-    ownerSwitchesSinceCheckpoint: Number(item.ownerSwitchesSinceCheckpoint?.N ?? '0'),
-    parentShardIds: item.parentShardId?.SS,
-  };
+  return { ...parsed.lease, leaseKey };
 }
 
 function itemFromLease(lease: Lease): Record<string, AttributeValue> {
@@ -123,9 +144,15 @@ function itemFromLease(lease: Lease): Record<string, AttributeValue> {
     checkpointSubSequenceNumber: { N: String(lease.checkpoint.subSequenceNumber) },
     leaseCounter: { N: String(lease.leaseCounter) },
     ownerSwitchesSinceCheckpoint: { N: String(lease.ownerSwitchesSinceCheckpoint) },
+    // KCL 3 writes it on every lease; KCL 2.x ignores it.
+    entityType: { S: LEASE_ENTITY_TYPE },
   };
   if (lease.leaseOwner) item.leaseOwner = { S: lease.leaseOwner };
   if (lease.parentShardIds && lease.parentShardIds.length > 0) item.parentShardId = { SS: [...lease.parentShardIds] };
+  if (lease.multiStream) {
+    item.streamName = { S: lease.multiStream.streamName };
+    item.shardId = { S: lease.multiStream.shardId };
+  }
   return item;
 }
 
@@ -151,7 +178,7 @@ function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-function tableReadError(tableName: string, shardId: string, error: unknown): CheckpointTableError {
+function tableReadError(tableName: string, leaseKey: string, error: unknown): CheckpointTableError {
   const name = errorName(error);
   const what = UNUSABLE_TABLE.has(name)
     ? name === 'ResourceNotFoundException'
@@ -162,7 +189,7 @@ function tableReadError(tableName: string, shardId: string, error: unknown): Che
     : 'the read failed';
   return new CheckpointTableError(
     tableName,
-    `Cannot read the lease of ${shardId} from checkpoint table "${tableName}": ${what} (${name}: ${errorMessage(error)})`,
+    `Cannot read the lease of ${leaseKey} from checkpoint table "${tableName}": ${what} (${name}: ${errorMessage(error)})`,
     { cause: error },
   );
 }

@@ -5,24 +5,40 @@ import { type ExtendedSequenceNumber, TRIM_HORIZON } from '../records/sequence-n
  * `leaseCounter` is the optimistic-concurrency token; 0 means no row exists yet.
  */
 export interface Lease {
+  /** The row's key: the shard id, or `account:stream:creationEpoch:shardId` with multi-stream keys. */
   readonly leaseKey: string;
   /** The table has a row for the shard (KCL creates rows with leaseCounter 0 before any worker takes them). */
   readonly exists: boolean;
   readonly checkpoint: ExtendedSequenceNumber;
   readonly leaseCounter: number;
   readonly leaseOwner?: string;
+  /**
+   * KCL 3's graceful handoff: the old owner, set while `leaseOwner` already names the
+   * new one and the old owner has yet to checkpoint.
+   */
+  readonly checkpointOwner?: string;
   readonly ownerSwitchesSinceCheckpoint: number;
   readonly parentShardIds?: readonly string[];
+  /** Multi-stream rows: the `streamName` (KCL's serialized stream identifier) and `shardId` attributes. */
+  readonly multiStream?: MultiStreamAttributes;
+}
+
+/** The attributes KCL writes on every multi-stream lease row besides its key. */
+export interface MultiStreamAttributes {
+  /** `account:streamName:creationEpoch` (KCL keeps the stream identifier in an attribute named `streamName`). */
+  readonly streamName: string;
+  readonly shardId: string;
 }
 
 /** The lease of a shard nobody has processed: start at the oldest record. */
-export function newLease(shardId: string): Lease {
+export function newLease(leaseKey: string, multiStream?: MultiStreamAttributes): Lease {
   return {
-    leaseKey: shardId,
+    leaseKey,
     checkpoint: { sequenceNumber: TRIM_HORIZON, subSequenceNumber: 0 },
     exists: false,
     leaseCounter: 0,
     ownerSwitchesSinceCheckpoint: 0,
+    multiStream,
   };
 }
 
@@ -33,11 +49,16 @@ export function leaseExists(lease: Lease): boolean {
 /** Where leases are read and conditionally written. */
 export interface LeaseStore {
   readonly tableName: string;
-  /** Consistent read of a shard's lease; undefined when the table has no row for it. */
-  getLease(shardId: string): Promise<Lease | undefined>;
   /**
-   * Writes a checkpoint if the row still carries `expected.leaseCounter` (or, for a
-   * lease that does not exist yet, if no row exists). Returns the lease as written.
+   * Consistent read of a lease; undefined when the table has no row for it. A row that
+   * is not a lease (KCL 3's worker metrics, leader or migration rows) is refused with
+   * `CheckpointTableError`, never returned.
+   */
+  getLease(leaseKey: string): Promise<Lease | undefined>;
+  /**
+   * Writes a checkpoint if the row still carries `expected.leaseCounter` and
+   * `expected.checkpointOwner` (or, for a lease that does not exist yet, if no row
+   * exists). Returns the lease as written.
    * Throws `CheckpointError`: ShutdownException when another writer got there first.
    */
   writeCheckpoint(expected: Lease, update: CheckpointUpdate): Promise<Lease>;
@@ -45,6 +66,7 @@ export interface LeaseStore {
 
 export interface CheckpointUpdate {
   readonly checkpoint: ExtendedSequenceNumber;
+  /** Written as `leaseOwner`: never empty, since it is the hash key of KCL 3's `LeaseOwnerToLeaseKeyIndex`. */
   readonly owner: string;
   /** Recorded when the row is created (KCL's `parentShardId`). */
   readonly parentShardIds?: readonly string[];
@@ -58,8 +80,11 @@ export function applyCheckpoint(expected: Lease, update: CheckpointUpdate): Leas
     checkpoint: update.checkpoint,
     leaseCounter: expected.leaseCounter + 1,
     leaseOwner: update.owner,
+    // A write over a handoff (only after it went stale) completes it, as KCL's takeover does.
+    checkpointOwner: undefined,
     ownerSwitchesSinceCheckpoint: 0,
     parentShardIds: expected.parentShardIds ?? nonEmpty(update.parentShardIds),
+    multiStream: expected.multiStream,
   };
 }
 

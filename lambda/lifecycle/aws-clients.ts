@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
+import { KclConfigurationError } from '../errors';
 
 /**
  * The default DynamoDB client: region, credentials and `AWS_ENDPOINT_URL_DYNAMODB`
@@ -36,8 +37,17 @@ export function loadNodeHttpHandler(): NodeHttpHandlerModule {
     return require('@smithy/node-http-handler') as NodeHttpHandlerModule;
   } catch (error) {
     if ((error as { code?: string }).code !== 'MODULE_NOT_FOUND') throw error;
-    const fromKinesisClient = createRequire(require.resolve('@aws-sdk/client-kinesis'));
-    return fromKinesisClient('@smithy/node-http-handler') as NodeHttpHandlerModule;
+    // A name, not a literal: bundlers leave a computed require.resolve alone (and quiet).
+    const kinesisClient = ['@aws-sdk', 'client-kinesis'].join('/');
+    try {
+      const fromKinesisClient = createRequire(require.resolve(kinesisClient));
+      return fromKinesisClient('@smithy/node-http-handler') as NodeHttpHandlerModule;
+    } catch {
+      throw new KclConfigurationError(
+        '@smithy/node-http-handler (the Kinesis client\'s HTTP/1.1 handler) is neither in the function bundle nor ' +
+          'resolvable from @aws-sdk/client-kinesis: bundle it (KclConsumer does; the Lambda runtime does not provide @smithy/* packages).',
+      );
+    }
   }
 }
 

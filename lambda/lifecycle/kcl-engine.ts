@@ -14,6 +14,10 @@ import { type LifecycleContext, ShardConsumers, type StartingPosition, consumeSh
 import { ShardLineage } from './shard-lineage';
 import { RuntimeEnvironment } from '../runtime-environment';
 import { TimeoutGuard } from './timeout-guard';
+import { LeaseKeys, validateLeaseKeyFormat } from './lease-keys';
+import { HandoffWatch } from '../leases/lease-handoff';
+import { LAMBDA_OWNER_PREFIX } from '../leases/lease-row';
+import type { KinesisClient } from '@aws-sdk/client-kinesis';
 
 /** A Lambda handler for Kinesis event source mappings with partial batch responses. */
 export type KinesisBatchHandler = (event: unknown, context?: Partial<Context>) => Promise<KinesisStreamBatchResponse>;
@@ -22,6 +26,8 @@ export type KinesisBatchHandler = (event: unknown, context?: Partial<Context>) =
 export interface EngineOverrides {
   readonly leaseStore?: LeaseStore;
   readonly metrics?: MetricsSink;
+  /** How long a KCL 3 handoff may sit unchanged before the runtime writes over it. */
+  readonly handoffTimeoutMs?: number;
 }
 
 /**
@@ -39,6 +45,7 @@ export function createKclHandler(
     throw new KclConfigurationError(`checkpointing must be 'auto' or 'manual', got ${JSON.stringify(checkpointing)}`);
   }
   TimeoutGuard.validate(options.timeoutGuardMs);
+  const leaseKeyFormat = validateLeaseKeyFormat(options.leaseKeys ?? process.env[RuntimeEnvironment.LEASE_KEYS] ?? 'shardId');
   const logger = createLogger(options);
   const metrics = overrides.metrics ?? createMetricsSink(options, { logger });
   let context: LifecycleContext | undefined;
@@ -50,18 +57,23 @@ export function createKclHandler(
   const lifecycleContext = (): LifecycleContext => {
     if (context) return context;
     let lineage: ShardLineage | undefined;
+    // One Kinesis client per container, built on first use (most containers never need one).
+    let kinesis: Promise<KinesisClient> | undefined;
+    const kinesisClient = (): Promise<KinesisClient> => (kinesis ??= options.kinesis ? Promise.resolve(options.kinesis) : defaultKinesisClient());
     context = {
       store: overrides.leaseStore ?? new DynamoDbLeaseTable(options.dynamoDb ?? defaultDynamoDbClient(), tableName(options)),
-      lineage: () => (lineage ??= new ShardLineage(options.kinesis ?? defaultKinesisClient)),
+      lineage: () => (lineage ??= new ShardLineage(kinesisClient)),
       factory,
       checkpointing,
       deaggregate: decodeOptions.deaggregate,
       // Unique per container, like a KCL worker id: a write is only ever mistaken for
       // our own (a retried write whose response was lost) when it is.
-      owner: `kcl-lambda:${process.env.AWS_LAMBDA_FUNCTION_NAME ?? resolveApplicationName(options)}:${randomUUID().slice(0, 8)}`,
+      owner: `${LAMBDA_OWNER_PREFIX}${process.env.AWS_LAMBDA_FUNCTION_NAME ?? resolveApplicationName(options)}:${randomUUID().slice(0, 8)}`,
       logger,
       consumers: new ShardConsumers(factory),
       startingPosition: startingPositionOf(options),
+      leaseKeys: new LeaseKeys(leaseKeyFormat, kinesisClient),
+      handoffs: new HandoffWatch(overrides.handoffTimeoutMs),
     };
     return context;
   };

@@ -21,6 +21,8 @@ import type { RecordProcessor, RecordProcessorFactory } from '../record-processo
 import { type ExtendedSequenceNumber, SHARD_END, formatExtended, isAfter, isStartingPosition } from '../records/sequence-number';
 import type { ShardLineage } from './shard-lineage';
 import { streamNameFromArn } from '../records/stream-arn';
+import type { HandoffWatch } from '../leases/lease-handoff';
+import type { LeaseKeys, StreamLeaseKeys } from './lease-keys';
 import type { TimeoutGuard } from './timeout-guard';
 
 /** What the lifecycle needs from the container it runs in. */
@@ -35,6 +37,16 @@ export interface LifecycleContext {
   readonly consumers: ShardConsumers;
   /** Where the event source mapping starts a shard without a checkpoint. */
   readonly startingPosition: StartingPosition;
+  /** Which row holds a shard's lease. */
+  readonly leaseKeys: LeaseKeys;
+  /** KCL 3 graceful handoffs seen in this container. */
+  readonly handoffs: HandoffWatch;
+}
+
+/** A stream as the lifecycle needs it: its name for Kinesis calls, its lease keys for the table. */
+interface LeaseStream {
+  readonly streamName: string;
+  readonly keys: StreamLeaseKeys;
 }
 
 export interface StartingPosition {
@@ -129,12 +141,17 @@ export async function consumeShardBatch(
   const stats = batchStats(context, batch);
   // Records must not overtake those a stopped processRecords is still working on.
   const previousFinished = await context.consumers.unfinishedSettled(batch.shardId, guard.fired);
-  const lease = await readLease(context, batch.shardId);
+  const stream: LeaseStream = {
+    streamName: streamNameFromArn(batch.eventSourceArn),
+    keys: await context.leaseKeys.forStream(batch.eventSourceArn),
+  };
+  const lease = await readLease(context, stream, batch.shardId);
   if (guard.expired || !previousFinished) return outOfTime(context, batch, lease, stats);
+  if (context.handoffs.judge(lease) === 'inProgress') return awaitHandoff(context, batch, lease, stats);
   // Until a shard has its first checkpoint (no row, or a row KCL created and nobody
   // used), its parents must be finished first.
   const parentShardIds = isStartingPosition(lease.checkpoint.sequenceNumber)
-    ? await finishParents(context, streamNameFromArn(batch.eventSourceArn), batch.shardId, stats, guard)
+    ? await finishParents(context, stream, batch.shardId, stats, guard)
     : undefined;
   const pending = skipReplays(batch.userRecords, lease.checkpoint, stats);
   const session = new CheckpointSession({
@@ -186,9 +203,26 @@ function outOfTime(context: LifecycleContext, batch: ShardBatch, lease: Lease, s
   return batchResult(batch, lease.checkpoint, firstFailure(batch, lease.checkpoint, stats), stats);
 }
 
+/**
+ * Step (KCL 3 graceful handoff in progress): live KCL workers are moving this lease
+ * between them. Like KCL's new owner, the runtime waits for the old owner's checkpoint:
+ * nothing is delivered or written, this container's processor (if any) loses the lease,
+ * and Lambda delivers the batch again from the durable checkpoint.
+ */
+async function awaitHandoff(context: LifecycleContext, batch: ShardBatch, lease: Lease, stats: ShardBatchStats): Promise<ShardBatchResult> {
+  context.logger.warn(
+    `Lease ${lease.leaseKey} is being handed over between KCL workers (from ${lease.checkpointOwner} to ` +
+      `${lease.leaseOwner ?? 'nobody'}): KCL workers still run on this table; nothing delivered, the batch is retried`,
+    { shardId: batch.shardId },
+  );
+  skipReplays(batch.userRecords, lease.checkpoint, stats);
+  await loseLease(context, context.consumers.find(batch.shardId), batch.shardId, stats);
+  return batchResult(batch, lease.checkpoint, firstFailure(batch, lease.checkpoint, stats), stats);
+}
+
 /** Step: the one consistent read of the batch. */
-async function readLease(context: LifecycleContext, shardId: string): Promise<Lease> {
-  return (await context.store.getLease(shardId)) ?? newLease(shardId);
+async function readLease(context: LifecycleContext, stream: LeaseStream, shardId: string): Promise<Lease> {
+  return (await context.store.getLease(stream.keys.leaseKey(shardId))) ?? stream.keys.newLease(shardId);
 }
 
 /** The counts decoding already knows; a record that could not be decoded is logged once, here. */
@@ -409,21 +443,21 @@ function firstFailure(
  */
 async function finishParents(
   context: LifecycleContext,
-  streamName: string,
+  stream: LeaseStream,
   shardId: string,
   stats: ShardBatchStats,
   guard: TimeoutGuard,
 ): Promise<readonly string[]> {
-  const parents = await context.lineage().parentsOf(streamName, shardId);
+  const parents = await context.lineage().parentsOf(stream.streamName, shardId);
   for (const parentShardId of parents) {
-    await context.consumers.exclusive(parentShardId, () => finishParent(context, streamName, shardId, parentShardId, stats, guard));
+    await context.consumers.exclusive(parentShardId, () => finishParent(context, stream, shardId, parentShardId, stats, guard));
   }
   return parents;
 }
 
 async function finishParent(
   context: LifecycleContext,
-  streamName: string,
+  stream: LeaseStream,
   childShardId: string,
   parentShardId: string,
   stats: ShardBatchStats,
@@ -432,12 +466,19 @@ async function finishParent(
   if (!(await context.consumers.unfinishedSettled(parentShardId, guard.fired))) {
     throw new ParentShardNotFinishedError(childShardId, parentShardId, 'is still processing a batch the timeout guard stopped');
   }
-  const lease = await readLease(context, parentShardId);
+  const lease = await readLease(context, stream, parentShardId);
   if (lease.checkpoint.sequenceNumber === SHARD_END) return;
+  if (context.handoffs.judge(lease) === 'inProgress') {
+    throw new ParentShardNotFinishedError(
+      childShardId,
+      parentShardId,
+      `is being handed over between KCL workers (from ${lease.checkpointOwner} to ${lease.leaseOwner ?? 'nobody'}): KCL workers still run on this table`,
+    );
+  }
   // A parent nothing was ever checkpointed in (it stayed empty) had no first batch of
   // its own: the same rule applies to its parents now, before it can end.
   const grandparents = isStartingPosition(lease.checkpoint.sequenceNumber)
-    ? await finishParents(context, streamName, parentShardId, stats, guard)
+    ? await finishParents(context, stream, parentShardId, stats, guard)
     : undefined;
   const neverCheckpointed = isStartingPosition(lease.checkpoint.sequenceNumber);
   if (neverCheckpointed && context.startingPosition.position === 'LATEST') {
@@ -446,7 +487,7 @@ async function finishParent(
     return endShard(context, childShardId, parentShardId, lease, grandparents, stats);
   }
   const from = neverCheckpointed && context.startingPosition.position === 'AT_TIMESTAMP' ? context.startingPosition.timestamp : undefined;
-  const read = await context.lineage().readFrom(streamName, parentShardId, lease.checkpoint.sequenceNumber, from);
+  const read = await context.lineage().readFrom(stream.streamName, parentShardId, lease.checkpoint.sequenceNumber, from);
   if (read.expired) {
     context.logger.warn(`Parent shard ${parentShardId} no longer exists (past retention); not waiting for it`, {
       shardId: childShardId,
@@ -508,7 +549,7 @@ async function endShard(
   const failure = await callShardEnded(consumer, lease, session);
   context.consumers.drop(consumer);
   // A lost write comes first: the processor must hear leaseLost even if it rethrew the ShutdownException.
-  if (session.leaseLost) return loseEndingLease(context, consumer, childShardId, shardId, stats);
+  if (session.leaseLost) return loseEndingLease(context, consumer, childShardId, shardId, lease.leaseKey, stats);
   if (failure) {
     throw new ParentShardNotFinishedError(childShardId, shardId, `failed in ${failure.step}: ${describe(failure.error)}`);
   }
@@ -556,11 +597,12 @@ async function loseEndingLease(
   consumer: ShardConsumer,
   childShardId: string,
   shardId: string,
+  leaseKey: string,
   stats: ShardBatchStats,
 ): Promise<void> {
   stats.leaseLost += 1;
   if (consumer.state === 'initialized') await consumer.processor.leaseLost?.({});
-  const winner = await context.store.getLease(shardId);
+  const winner = await context.store.getLease(leaseKey);
   if (winner?.checkpoint.sequenceNumber === SHARD_END) {
     context.logger.info('Shard ended by another writer', { shardId, childShardId });
     return;

@@ -25,6 +25,7 @@ import {
   type RunningEmulator,
 } from './emulators';
 import { waitUntilActive } from '../mapping/resharding';
+import { classifyRow } from '../../lambda/lease-rows';
 
 /** Kinesis and DynamoDB for a local run: in-process emulators, or endpoints already running. */
 export interface LocalServices {
@@ -161,13 +162,15 @@ export interface CheckpointRow {
   readonly parentShardId?: readonly string[];
 }
 
-/** Reads every row of the checkpoint table back (consistent scan). */
+/** Reads every lease row of the checkpoint table back (consistent scan); rows that are not leases are skipped. */
 export async function readCheckpointRows(dynamoDb: DynamoDBClient, tableName: string): Promise<CheckpointRow[]> {
   const rows: CheckpointRow[] = [];
   let startKey: Record<string, AttributeValue> | undefined;
   do {
     const page = await dynamoDb.send(new ScanCommand({ TableName: tableName, ConsistentRead: true, ExclusiveStartKey: startKey }));
     for (const item of page.Items ?? []) {
+      // KCL 3 keeps worker metrics and coordinator state in the same table: not shards.
+      if (classifyRow(item).kind !== 'lease') continue;
       rows.push({
         leaseKey: item.leaseKey?.S ?? '',
         checkpoint: item.checkpoint?.S,

@@ -85,7 +85,7 @@ describe('withKclProcessor against dynalite', () => {
     expect(row?.checkpointSubSequenceNumber).toEqual({ N: '0' });
   });
 
-  test('the written row has exactly the KCL lease-table attribute names and types', async () => {
+  test('the written row has exactly the KCL 3.x lease-table attribute names and types', async () => {
     const seqs = sequenceNumbers(3);
     const handler = withKclProcessor(recordingProcessors().factory, options());
     const next = sequenceNumbers(2, BigInt(seqs[2]) + 1n);
@@ -94,10 +94,11 @@ describe('withKclProcessor against dynalite', () => {
 
     const row = await harness.row(tableName, shardId);
     expect(Object.keys(row ?? {}).sort()).toEqual(
-      ['checkpoint', 'checkpointSubSequenceNumber', 'leaseCounter', 'leaseKey', 'leaseOwner', 'ownerSwitchesSinceCheckpoint'].sort(),
+      ['checkpoint', 'checkpointSubSequenceNumber', 'entityType', 'leaseCounter', 'leaseKey', 'leaseOwner', 'ownerSwitchesSinceCheckpoint'].sort(),
     );
     expect(row).toEqual({
       leaseKey: { S: shardId },
+      entityType: { S: 'LEASE' },
       checkpoint: { S: next[1] },
       checkpointSubSequenceNumber: { N: '0' },
       leaseCounter: { N: '2' },

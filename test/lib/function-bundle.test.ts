@@ -5,14 +5,15 @@
  * `node` processes with NODE_PATH at a nested `node_modules` holding only the two SDK
  * clients. The runtime builds its own clients from the AWS environment, against
  * dynalite and kinesalite: a new shard's first batch (lineage lookup), the child of a
- * real split (parent drained, SHARD_END written), and the steady state.
+ * real split (parent drained, SHARD_END written), and the steady state. Both formats,
+ * with the SDK bundled (the default) and with the runtime's SDK.
  */
 import { builtinModules } from 'node:module';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { App, Stack } from 'aws-cdk-lib';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
-import { KclConsumer } from '../../lib';
+import { KclConsumer, KclFunctionBundling } from '../../lib';
 import { type LambdaLikeRuntime, lambdaLikeRuntime, runtimeSdkNodeModules, stageBundle } from '../support/lambda-like-runtime';
 import { type RuntimeHarness, startRuntimeHarness } from '../support/runtime-harness';
 import { putRecords, readShardAsEvent, splitShard } from '../support/kinesis-stream';
@@ -56,11 +57,12 @@ function synthesizeBundle(bundling?: nodejs.BundlingOptions): SynthesizedBundle 
  * The packages a bundle loads at run time: every import, and every require of a name
  * that is not a Node.js built-in. In an ESM bundle esbuild calls require through a
  * minified shim (`var X=(e=>typeof require<"u"?require:...`); its name is found first.
+ * One in brackets is text inside an SDK error message, not code.
  */
 function runtimeImports(code: string): string[] {
   const requires = ['require', ...[...code.matchAll(/([\w$]+)=\(\w+=>typeof require<"u"\?require:/g)].map((m) => m[1])];
   const escaped = requires.map((name) => name.replace(/\$/g, '\\$')).join('|');
-  const pattern = new RegExp(`(?:(?<![\\w$])(?:${escaped})\\(|from\\s*|import\\s*\\(?)"([^"]+)"`, 'g');
+  const pattern = new RegExp(`(?<![\\w$[])(?:(?:${escaped})\\(|from\\s*|import\\s*\\(?)"([^"]+)"`, 'g');
   const names = new Set<string>();
   for (const match of code.matchAll(pattern)) names.add(match[1]);
   const builtins = new Set(builtinModules);
@@ -74,10 +76,14 @@ function processorCalls(stdout: string): Record<string, unknown>[] {
     .map((line) => JSON.parse(line.slice('KCL_CALL '.length)) as Record<string, unknown>);
 }
 
+const RUNTIME_SDK = { externalModules: [...KclFunctionBundling.RUNTIME_PROVIDED_MODULES] };
+
 describe.each([
-  ['CommonJS (the default)', undefined, 'index.js'],
-  ['ESM (bundling.format: OutputFormat.ESM)', { format: nodejs.OutputFormat.ESM }, 'index.mjs'],
-])('the KclConsumer function bundle, %s, on a Lambda-like runtime', (_name, bundling, bundleFile) => {
+  ['CommonJS, SDK bundled (the default)', undefined, 'index.js', []],
+  ['ESM (bundling.format: OutputFormat.ESM), SDK bundled', { format: nodejs.OutputFormat.ESM }, 'index.mjs', []],
+  ["CommonJS, the runtime's SDK (externalModules: ['@aws-sdk/*'])", RUNTIME_SDK, 'index.js', RUNTIME_CLIENTS],
+  ["ESM, the runtime's SDK", { ...RUNTIME_SDK, format: nodejs.OutputFormat.ESM }, 'index.mjs', RUNTIME_CLIENTS],
+])('the KclConsumer function bundle, %s, on a Lambda-like runtime', (_name, bundling, bundleFile, fromRuntime) => {
   let harness: RuntimeHarness;
   let bundle: SynthesizedBundle;
   let runtime: LambdaLikeRuntime;
@@ -118,11 +124,11 @@ describe.each([
     expect(runtime.resolves('@smithy/core')).toBe(false);
   });
 
-  test('the bundle loads nothing from the runtime but the two SDK clients', () => {
-    expect(runtimeImports(bundle.code)).toEqual(RUNTIME_CLIENTS);
+  test(`the bundle loads from the runtime only ${fromRuntime.length ? fromRuntime.join(' and ') : 'Node.js built-ins'}`, () => {
+    expect(runtimeImports(bundle.code)).toEqual(fromRuntime);
   });
 
-  test("a new shard's first batch (lineage lookup through the runtime's own Kinesis client)", async () => {
+  test("a new shard's first batch (its lineage read with the Kinesis client the handler builds from the environment)", async () => {
     const put = await putRecords(harness.kinesis, streamName, [{ data: 'a' }, { data: 'b' }, { data: 'c' }], { shardId: parent });
     const event = await readShardAsEvent(harness.kinesis, streamName, parent);
 
@@ -174,14 +180,14 @@ describe.each([
   });
 });
 
-describe('a bundle that leaves @smithy/* to the runtime too (the CDK default for a NodejsFunction of your own)', () => {
+describe("a bundle that leaves @aws-sdk/* and @smithy/* to the runtime (the CDK's default for a NodejsFunction of your own)", () => {
   let harness: RuntimeHarness;
   let bundle: SynthesizedBundle;
   let afterEachDispose: LambdaLikeRuntime | undefined;
 
   beforeAll(async () => {
     harness = await startRuntimeHarness();
-    bundle = synthesizeBundle({ externalModules: ['@smithy/*'] });
+    bundle = synthesizeBundle({ externalModules: ['@aws-sdk/*', '@smithy/*'] });
   }, 180_000);
 
   afterAll(async () => {

@@ -9,9 +9,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { App, Stack } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
-import { EsbuildNotFoundError, KclConsumer, KclFunctionBundling, RUNTIME_PROVIDED_MODULES, localEsbuildVersion } from '../../lib';
+import { EsbuildNotFoundError, KclConsumer, KclFunctionBundling } from '../../lib';
 import { ECHO_HANDLER_ENTRY } from './kcl-consumer-helpers';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -49,27 +49,52 @@ function synthesize(functionProps: nodejs.NodejsFunctionProps, outdir = temporar
 }
 
 describe('externalModules', () => {
-  test("a user's list adds to the construct's: both stay out of the bundle", () => {
+  test("the construct bundles everything, the AWS SDK included; a user's list is left out as given", () => {
     const { assetFiles } = synthesize({
       entry: path.join(FIXTURES, 'external-dependency-handler.ts'),
       bundling: { externalModules: ['aws-kinesis-agg'] },
     });
     const code = assetFiles['index.js'];
     expect(code).toContain('require("aws-kinesis-agg")');
-    expect(code).toContain('require("@aws-sdk/client-dynamodb")');
-    // Neither the SDK client nor the aggregation library was bundled.
-    expect(code).not.toMatch(/class DynamoDBClient\b/);
     expect(code).not.toContain('deaggregateSync=');
+    // The DynamoDB client is inside (its JSON protocol target prefix), not required.
+    expect(code).not.toMatch(/(?<![\w$[])require\("@aws-sdk\//);
+    expect(code).toContain('DynamoDB_20120810');
   });
 
-  test('the merged list starts with the modules the Lambda runtime provides, without duplicates', () => {
+  test("KclFunctionBundling.RUNTIME_PROVIDED_MODULES leaves the runtime's SDK out", () => {
+    const { assetFiles } = synthesize({
+      entry: path.join(FIXTURES, 'external-dependency-handler.ts'),
+      bundling: { externalModules: [...KclFunctionBundling.RUNTIME_PROVIDED_MODULES, 'aws-kinesis-agg'] },
+    });
+    expect(assetFiles['index.js']).toContain('require("@aws-sdk/client-dynamodb")');
+    expect(assetFiles['index.js']).toContain('require("aws-kinesis-agg")');
+    expect(assetFiles['index.js']).not.toContain('DynamoDB_20120810');
+  });
+
+  test('the list has no duplicates, and is empty by default', () => {
     const stack = new Stack(new App(), 'Options');
-    expect(RUNTIME_PROVIDED_MODULES).toEqual(['@aws-sdk/*']);
-    expect(KclFunctionBundling.options(stack, { externalModules: ['pg-native', '@aws-sdk/*'] }).externalModules).toEqual([
-      '@aws-sdk/*',
+    expect(KclFunctionBundling.RUNTIME_PROVIDED_MODULES).toEqual(['@aws-sdk/*']);
+    expect(KclFunctionBundling.options(stack, { externalModules: ['pg-native', '@aws-sdk/*', 'pg-native'] }).externalModules).toEqual([
       'pg-native',
+      '@aws-sdk/*',
     ]);
-    expect(KclFunctionBundling.options(stack).externalModules).toEqual(['@aws-sdk/*']);
+    expect(KclFunctionBundling.options(stack).externalModules).toEqual([]);
+  });
+
+  test('@smithy/* left to the runtime gets a synth warning: the runtime does not provide it', () => {
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    const stack = new Stack(app, 'Smithy');
+    new KclConsumer(stack, 'Consumer', {
+      functionProps: { entry: ECHO_HANDLER_ENTRY, bundling: { externalModules: ['@aws-sdk/*', '@smithy/*'] } },
+    });
+    Annotations.fromStack(stack).hasWarning(
+      '/Smithy/Consumer',
+      Match.stringLikeRegexp('leaves @smithy/\\* out of the bundle, but the Lambda Node.js runtime does not make @smithy/\\* packages importable'),
+    );
+    const quiet = new Stack(app, 'Quiet');
+    new KclConsumer(quiet, 'Consumer', { functionProps: { entry: ECHO_HANDLER_ENTRY, bundling: { externalModules: ['@aws-sdk/*'] } } });
+    expect(Annotations.fromStack(quiet).findWarning('*', Match.stringLikeRegexp('@smithy'))).toEqual([]);
   });
 });
 
@@ -137,7 +162,7 @@ Module._resolveFilename = function (request, parent, ...rest) {
   });
 
   test('esbuild is found here the way NodejsFunction finds it', () => {
-    expect(localEsbuildVersion()).toMatch(/^0\.\d+\.\d+/);
+    expect(KclFunctionBundling.localEsbuildVersion()).toMatch(/^0\.\d+\.\d+/);
   });
 
   test('the image NodejsFunction would fall back to is never Docker: running it throws EsbuildNotFoundError', () => {

@@ -10,7 +10,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
-import { KclConsumer, type KclConsumerProps } from '../../lib';
+import { KclConsumer, type KclConsumerProps, LeaseKeys } from '../../lib';
 import {
   appWithoutBundling,
   ECHO_HANDLER_ENTRY,
@@ -56,12 +56,60 @@ describe('KclConsumer defaults', () => {
       Properties: {
         BillingMode: 'PAY_PER_REQUEST',
         KeySchema: [{ AttributeName: 'leaseKey', KeyType: 'HASH' }],
-        AttributeDefinitions: [{ AttributeName: 'leaseKey', AttributeType: 'S' }],
+        AttributeDefinitions: Match.arrayWith([{ AttributeName: 'leaseKey', AttributeType: 'S' }]),
         Replicas: [Match.objectLike({ PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true } })],
       },
       DeletionPolicy: 'Retain',
       UpdateReplacePolicy: 'Retain',
     });
+  });
+
+  test("the table carries KCL 3's LeaseOwnerToLeaseKeyIndex: hash leaseOwner (S), range leaseKey (S), keys only", () => {
+    const table = Object.values(synthesized.template.findResources('AWS::DynamoDB::GlobalTable'))[0];
+    expect(table.Properties.GlobalSecondaryIndexes).toEqual([
+      {
+        IndexName: 'LeaseOwnerToLeaseKeyIndex',
+        KeySchema: [
+          { AttributeName: 'leaseOwner', KeyType: 'HASH' },
+          { AttributeName: 'leaseKey', KeyType: 'RANGE' },
+        ],
+        Projection: { ProjectionType: 'KEYS_ONLY' },
+      },
+    ]);
+    expect([...table.Properties.AttributeDefinitions].sort((a: { AttributeName: string }, b: { AttributeName: string }) => a.AttributeName.localeCompare(b.AttributeName))).toEqual([
+      { AttributeName: 'leaseKey', AttributeType: 'S' },
+      { AttributeName: 'leaseOwner', AttributeType: 'S' },
+    ]);
+  });
+
+  test('the checkpoint grant names the table only, not its index (the runtime never queries the index)', () => {
+    const { stack, consumer } = synthesized;
+    const statements = functionPolicyStatements(synthesized) as { Action: unknown; Resource: unknown }[];
+    const checkpoint = statements.filter((statement) => JSON.stringify(statement.Action).includes('dynamodb:'));
+    expect(checkpoint).toEqual([
+      expect.objectContaining({ Action: CHECKPOINT_ACTIONS, Resource: getAtt(stack, consumer.checkpointTable, 'Arn') }),
+    ]);
+  });
+
+  test('leaseKeys: unset leaves KCL_LEASE_KEYS unset (shard ids); MULTI_STREAM writes it, and the stream read includes DescribeStreamSummary', () => {
+    const variables = (s: Synthesized) =>
+      Object.values(s.template.findResources('AWS::Lambda::Function'))[0].Properties.Environment.Variables as Record<string, unknown>;
+    expect(variables(synthesized).KCL_LEASE_KEYS).toBeUndefined();
+    for (const enhancedFanOut of [false, true]) {
+      const multi = synthesizeConsumer(() => ({ leaseKeys: LeaseKeys.MULTI_STREAM, enhancedFanOut }));
+      expect(variables(multi).KCL_LEASE_KEYS).toBe('multiStream');
+      const actions = (functionPolicyStatements(multi) as { Action: unknown }[]).flatMap((statement) =>
+        Array.isArray(statement.Action) ? statement.Action : [statement.Action],
+      );
+      expect(actions).toContain('kinesis:DescribeStreamSummary');
+    }
+    expect(variables(synthesizeConsumer(() => ({ leaseKeys: LeaseKeys.SHARD_ID }))).KCL_LEASE_KEYS).toBe('shardId');
+  });
+
+  test('leaseKeys outside the enum is refused at synth time', () => {
+    expect(() => synthesizeConsumer(() => ({ leaseKeys: 'byHand' as LeaseKeys }))).toThrow(
+      /leaseKeys must be LeaseKeys.SHARD_ID or LeaseKeys.MULTI_STREAM \(got "byHand"\)/,
+    );
   });
 
   test('builds a Node.js 24 arm64 function with the runtime environment', () => {

@@ -1,0 +1,191 @@
+/**
+ * `kcl-lambda lease-table check` against dynalite (and kinesalite with --stream): a
+ * table seeded as KCL 3.5 leaves it, a simulated KCL worker renewing its leases through
+ * the real client during the cut-over, and the runtime's writes losing to it meanwhile.
+ */
+import { UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { DescribeStreamSummaryCommand } from '@aws-sdk/client-kinesis';
+import { COMMANDS } from '../../cli/commands';
+import { main, usage } from '../../cli/kcl-lambda';
+import { leaseTableCommand } from '../../cli/lease-table-command';
+import { withKclProcessor } from '../../lambda';
+import { isolateEnvironment } from '../support/environment';
+import { type LoggedRecord, SimulatedKclWorker, createKcl3Table, getRow, kcl35Lease, kcl35NonLeaseRows } from '../support/kcl-lease-table';
+import { recordLogProcessors } from '../support/record-log-processor';
+import { type RuntimeHarness, kinesisEvent, memoryLogger, sequenceNumbers, startRuntimeHarness } from '../support/runtime-harness';
+
+const SHARDS = ['shardId-000000000000', 'shardId-000000000001'];
+
+async function until(condition: () => boolean, what: string): Promise<void> {
+  // A generous deadline: only a hang fails, never a slow machine.
+  for (let waited = 0; !condition(); waited += 10) {
+    if (waited > 60_000) throw new Error(`gave up waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+describe('kcl-lambda lease-table check', () => {
+  let harness: RuntimeHarness;
+  let tableName: string;
+  let output: string[];
+  isolateEnvironment(['AWS_REGION', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY']);
+
+  beforeAll(async () => {
+    harness = await startRuntimeHarness();
+  });
+  afterAll(async () => harness.close());
+  beforeEach(async () => {
+    Object.assign(process.env, { AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local' });
+    tableName = await createKcl3Table(harness.admin);
+    output = [];
+  });
+
+  const check = (...args: string[]) =>
+    main(['lease-table', 'check', '--table', tableName, '--endpoint', harness.dynamoDbEndpoint, ...args], [
+      leaseTableCommand({ print: (line) => void output.push(line), printError: (line) => void output.push(line) }),
+    ]);
+  const printed = () => output.join('\n');
+  const seqs = sequenceNumbers(4);
+
+  test('is registered in the kcl-lambda bin', () => {
+    expect(COMMANDS.map((command) => command.name)).toContain('lease-table');
+    expect(usage()).toContain('lease-table  check a KCL lease table before and after a cut-over between KCL and Lambda');
+  });
+
+  test('bad arguments: exit 2 with the reason and the usage', async () => {
+    await expect(main(['lease-table', 'check'], [leaseTableCommand({ print: () => undefined, printError: (line) => void output.push(line) })])).resolves.toBe(2);
+    expect(printed()).toContain('--table is required');
+    output = [];
+    await expect(check('--to', 'sideways')).resolves.toBe(2);
+    expect(printed()).toContain('--to must be lambda or kcl, got "sideways"');
+    output = [];
+    await expect(check('--watch-seconds', 'soon')).resolves.toBe(2);
+    expect(printed()).toContain('--watch-seconds must be a number of seconds, got "soon"');
+  });
+
+  test('KCL -> Lambda while a KCL worker still renews: NOT SAFE, and every Lambda write loses its race meanwhile', async () => {
+    for (const shardId of SHARDS) await harness.putRow(tableName, kcl35Lease(shardId, { checkpoint: seqs[0] }));
+    for (const row of kcl35NonLeaseRows()) await harness.putRow(tableName, row);
+    const worker = new SimulatedKclWorker(harness.admin, tableName, 'kcl-worker-a');
+    for (const shardId of SHARDS) await worker.adopt(shardId);
+    worker.startRenewing(50);
+    try {
+      await expect(check('--to', 'lambda', '--watch-seconds', '2')).resolves.toBe(1);
+      expect(printed()).toMatch(/UNSAFE: KCL workers renewed 2 lease\(s\) in 2 s \(kcl-worker-a\)/);
+      expect(printed()).toContain('Stop every KCL worker of this application, then run this check again');
+      expect(printed()).toContain('NOT SAFE');
+
+      // The runtime meanwhile: the worker renews while each batch is processed, so every write loses.
+      const log: LoggedRecord[] = [];
+      const processors = recordLogProcessors(log);
+      const factory = (shardId: string) => {
+        const processor = processors.factory(shardId);
+        return {
+          ...processor,
+          processRecords: async (input: Parameters<typeof processor.processRecords>[0]) => {
+            // processRecords runs after the runtime's read: a renewal from here on beats its write.
+            const renewals = worker.renewalsOf(input.shardId);
+            await until(() => worker.renewalsOf(input.shardId) > renewals, 'a renewal');
+            await processor.processRecords(input);
+          },
+        };
+      };
+      const handler = withKclProcessor(factory, harness.options(tableName, { logger: memoryLogger() }));
+      const event = kinesisEvent('arn:aws:kinesis:us-east-1:000000000000:stream/orders', SHARDS[0], seqs.map((sequenceNumber) => ({ sequenceNumber })));
+      for (let attempt = 0; attempt < 3; attempt++) {
+        await expect(handler(event)).resolves.toEqual({ batchItemFailures: [{ itemIdentifier: seqs[1] }] });
+      }
+      expect(processors.calls.filter((call) => call.startsWith('leaseLost'))).toHaveLength(3);
+      // Delivered three times, checkpointed never: the records repeat until the workers stop.
+      expect(log).toHaveLength(9);
+      expect(worker.lost).toEqual([]);
+      expect((await getRow(harness.admin, tableName, SHARDS[0]))?.checkpoint).toEqual({ S: seqs[0] });
+    } finally {
+      await worker.stop();
+    }
+
+    output = [];
+    await expect(check('--to', 'lambda', '--watch-seconds', '1')).resolves.toBe(0);
+    expect(printed()).toContain('SAFE: nothing found that could lose or repeat a record.');
+    expect(printed()).toContain('Safe to enable the event source mapping');
+    expect(printed()).toContain(`${SHARDS[0]}: kcl-worker-a (KCL), checkpoint ${seqs[0]}`);
+    expect(printed()).toContain(
+      'INFO: Rows that are not leases (KCL 3 state; the runtime never reads or writes them): WORKER_METRIC_STATS kcl-worker-a; LEADER Leader; ' +
+        'CLIENT_VERSION_MIGRATION Migration3.0; TABLE_MIGRATION TableMigration3.5; STREAM 123456789012:orders:1764600000000',
+    );
+    expect(printed()).toContain('index LeaseOwnerToLeaseKeyIndex present');
+  });
+
+  test('a handoff in progress is NOT SAFE even when nothing moves during the watch', async () => {
+    await harness.putRow(tableName, kcl35Lease(SHARDS[0], { leaseOwner: 'kcl-worker-b', checkpointOwner: 'kcl-worker-a' }));
+    await expect(check('--watch-seconds', '0.2')).resolves.toBe(1);
+    expect(printed()).toContain(`UNSAFE: 1 lease(s) are being handed over between KCL workers (checkpointOwner set: ${SHARDS[0]})`);
+    expect(printed()).toContain('handoff from kcl-worker-a');
+  });
+
+  test('Lambda -> KCL while the mapping still delivers: NOT SAFE; once Lambda stops writing: SAFE, with its owners and positions', async () => {
+    await harness.putRow(tableName, kcl35Lease(SHARDS[0], { checkpoint: seqs[0] }));
+    const handler = withKclProcessor(recordLogProcessors([]).factory, harness.options(tableName, { logger: memoryLogger() }));
+    let delivering = true;
+    let next = 1;
+    const deliveries = (async () => {
+      while (delivering && next < 200) {
+        const seq = sequenceNumbers(1, BigInt(seqs[0]) + BigInt(next++) * 1000n);
+        await handler(kinesisEvent('arn:aws:kinesis:us-east-1:000000000000:stream/orders', SHARDS[0], [{ sequenceNumber: seq[0] }]));
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    })();
+    try {
+      await until(() => next > 2, 'a Lambda checkpoint');
+      await expect(check('--to', 'kcl', '--watch-seconds', '1')).resolves.toBe(1);
+      expect(printed()).toMatch(/UNSAFE: Lambda checkpointed 1 lease\(s\) in 1 s \(kcl-lambda:/);
+      expect(printed()).toContain('Disable the event source mapping');
+    } finally {
+      delivering = false;
+      await deliveries;
+    }
+    output = [];
+    await expect(check('--to', 'kcl', '--watch-seconds', '0.5')).resolves.toBe(0);
+    const row = await getRow(harness.admin, tableName, SHARDS[0]);
+    expect(printed()).toContain(`${SHARDS[0]}: ${row?.leaseOwner?.S} (Lambda), checkpoint ${row?.checkpoint?.S}, leaseCounter ${row?.leaseCounter?.N} (not renewed)`);
+    expect(printed()).toContain('Safe to start the KCL workers');
+  });
+
+  test('reports a missing index, parents not at SHARD_END and corrupt lease rows', async () => {
+    tableName = await createKcl3Table(harness.admin, false);
+    await harness.putRow(tableName, kcl35Lease('shardId-000000000000', { checkpoint: seqs[2] }));
+    await harness.putRow(tableName, kcl35Lease('shardId-000000000002', { checkpoint: 'TRIM_HORIZON', parentShardIds: ['shardId-000000000000'] }));
+    await expect(check('--watch-seconds', '0.2')).resolves.toBe(0);
+    expect(printed()).toContain('WARNING: No LeaseOwnerToLeaseKeyIndex: KCL 3 workers create it when they start');
+    expect(printed()).toContain('INFO: shardId-000000000002 waits for its parent(s) shardId-000000000000 to reach SHARD_END');
+
+    await harness.putRow(tableName, { ...kcl35Lease('shardId-000000000003'), checkpoint: { S: 'halfway' } });
+    output = [];
+    await expect(check('--watch-seconds', '0')).resolves.toBe(1);
+    expect(printed()).toContain('UNSAFE: Lease rows the runtime cannot read');
+    expect(printed()).toContain('WARNING: Read once (--watch-seconds 0)');
+  });
+
+  test('--stream: multi-stream keys with another creation epoch than the runtime derives are NOT SAFE; shards without a lease are listed', async () => {
+    const stream = await harness.newStream(2);
+    const summary = await harness.kinesis.send(new DescribeStreamSummaryCommand({ StreamName: stream.streamName }));
+    const seconds = Math.floor(summary.StreamDescriptionSummary!.StreamCreationTimestamp!.getTime() / 1000);
+    const identifier = `000000000000:${stream.streamName}:${seconds}`;
+    await harness.putRow(tableName, kcl35Lease(`${identifier}:${stream.shardIds[0]}`, { streamName: identifier, shardId: stream.shardIds[0] }));
+    const args = ['--stream', stream.streamName, '--kinesis-endpoint', harness.kinesisEndpoint, '--watch-seconds', '0.2', '--to', 'lambda'];
+
+    await expect(check(...args)).resolves.toBe(1);
+    expect(printed()).toContain(`UNSAFE: Multi-stream leases of ${stream.streamName} carry a creation epoch other than the stream's creation time in milliseconds`);
+    expect(printed()).toContain(`Shards of ${stream.streamName} without a lease (they start at the starting position): ${stream.shardIds[1]}`);
+    expect(printed()).toContain('deploy with leaseKeys LeaseKeys.MULTI_STREAM');
+
+    // Keyed the way the runtime keys them: safe.
+    await harness.admin.send(
+      new UpdateItemCommand({ TableName: tableName, Key: { leaseKey: { S: `${identifier}:${stream.shardIds[0]}` } }, UpdateExpression: 'SET entityType = :stream', ExpressionAttributeValues: { ':stream': { S: 'STREAM' } } }),
+    );
+    const millis = `000000000000:${stream.streamName}:${summary.StreamDescriptionSummary!.StreamCreationTimestamp!.getTime()}`;
+    await harness.putRow(tableName, kcl35Lease(`${millis}:${stream.shardIds[0]}`, { streamName: millis, shardId: stream.shardIds[0] }));
+    output = [];
+    await expect(check(...args)).resolves.toBe(0);
+  });
+});
