@@ -1,4 +1,5 @@
-export { KclConsumer, type KclConsumerProps, type OnFailureDestination } from './kcl-consumer';
+export { KclConsumer, type KclConsumerProps } from './kcl-consumer';
+export type { OnFailureDestination } from './on-failure-destination';
 export type { IKclConsumerMetrics } from './kcl-consumer-metrics';
 export { KclDashboard, type KclDashboardProps } from './kcl-dashboard';
 export { DEFAULT_METRICS_NAMESPACE, KclMetricName, kclMetric } from './kcl-metrics';

@@ -8,17 +8,15 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as eventSources from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
-import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as sns from 'aws-cdk-lib/aws-sns';
-import * as sqs from 'aws-cdk-lib/aws-sqs';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { createConsumerAlarms } from './kcl-consumer-alarms';
 import type { IKclConsumerMetrics } from './kcl-consumer-metrics';
 import { KclDashboard } from './kcl-dashboard';
 import { DEFAULT_METRICS_NAMESPACE, KclMetricName, kclMetric } from './kcl-metrics';
+import { type OnFailureDestination, resolveOnFailureDestination } from './on-failure-destination';
 import { RuntimeEnvironment } from '../lambda/runtime-environment';
-
-/** Where Lambda sends the metadata of records it discards. */
-export type OnFailureDestination = sqs.IQueue | sns.ITopic | s3.IBucket;
 
 export interface KclConsumerProps {
   /**
@@ -243,7 +241,7 @@ export class KclConsumer extends Construct implements IKclConsumerMetrics {
     this.checkpointTable.grant(this.function, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem');
     this.checkpointTable.encryptionKey?.grantEncryptDecrypt(this.function);
 
-    const { destination: onFailure, queue: onFailureQueue } = this.onFailureDestination(props.onFailure);
+    const { destination: onFailure, queue: onFailureQueue } = resolveOnFailureDestination(this, props.onFailure);
     this.onFailureQueue = onFailureQueue;
     const maxRecordAge = props.maxRecordAge ?? defaultMaxRecordAge(this.streamRetentionPeriod);
     const sourceProps: eventSources.KinesisEventSourceProps = {
@@ -277,7 +275,13 @@ export class KclConsumer extends Construct implements IKclConsumerMetrics {
     this.eventSourceMappingId = this.eventSource.eventSourceMappingId;
 
     if (props.alarms ?? true) {
-      this.createAlarms(maxRecordAge);
+      this.alarms.push(
+        ...createConsumerAlarms(this, {
+          consumer: this,
+          streamRetentionPeriod: this.streamRetentionPeriod,
+          maxRecordAge,
+        }),
+      );
     }
     if (props.millisBehindLatestAlarm) {
       this.alarms.push(
@@ -419,63 +423,6 @@ export class KclConsumer extends Construct implements IKclConsumerMetrics {
         ...functionProps.bundling,
       },
     });
-  }
-
-  private onFailureDestination(onFailure: OnFailureDestination | false | undefined): {
-    destination?: lambda.IEventSourceDlq;
-    queue?: sqs.IQueue;
-  } {
-    if (onFailure === false) return {};
-    if (onFailure === undefined) {
-      const queue = new sqs.Queue(this, 'OnFailureQueue', {
-        encryption: sqs.QueueEncryption.KMS_MANAGED,
-        enforceSSL: true,
-        retentionPeriod: Duration.days(14),
-      });
-      return { destination: new eventSources.SqsDlq(queue), queue };
-    }
-    if ('queueArn' in onFailure) return { destination: new eventSources.SqsDlq(onFailure), queue: onFailure };
-    if ('topicArn' in onFailure) return { destination: new eventSources.SnsDlq(onFailure) };
-    return { destination: new eventSources.S3OnFailureDestination(onFailure) };
-  }
-
-  private createAlarms(maxRecordAge: Duration): void {
-    // Fire while there is time to act: before half the retention is gone, and
-    // before Lambda starts discarding records at maxRecordAge.
-    const iteratorAgeThreshold = Math.min(
-      this.streamRetentionPeriod.toMilliseconds() / 2,
-      Math.floor((maxRecordAge.toMilliseconds() * 2) / 3),
-    );
-    this.alarms.push(
-      this.metricIteratorAge().createAlarm(this, 'IteratorAgeAlarm', {
-        alarmDescription: `${this.applicationName}: records are ${Duration.millis(iteratorAgeThreshold).toHumanString()} old; the stream keeps them ${this.streamRetentionPeriod.toHumanString()} and Lambda discards them at ${maxRecordAge.toHumanString()}.`,
-        threshold: iteratorAgeThreshold,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        evaluationPeriods: 1,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      }),
-    );
-    this.alarms.push(
-      this.metricErrors().createAlarm(this, 'ErrorsAlarm', {
-        alarmDescription: `${this.applicationName}: the function threw or timed out; Lambda retries the batch.`,
-        threshold: 1,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        evaluationPeriods: 1,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      }),
-    );
-    const queueDepth = this.metricOnFailureQueueDepth();
-    if (queueDepth) {
-      this.alarms.push(
-        queueDepth.createAlarm(this, 'OnFailureQueueAlarm', {
-          alarmDescription: `${this.applicationName}: Lambda discarded records; the queue names their shard and sequence numbers.`,
-          threshold: 0,
-          comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-          evaluationPeriods: 1,
-          treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-        }),
-      );
-    }
   }
 }
 
