@@ -1,21 +1,23 @@
-import { Annotations, Duration, RemovalPolicy, Token } from 'aws-cdk-lib';
+import { Annotations, ArnFormat, Duration, Names, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import * as eventSources from 'aws-cdk-lib/aws-lambda-event-sources';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { acknowledgeOwnFindings } from './kcl-consumer-acknowledgements';
 import { createConsumerAlarms } from './kcl-consumer-alarms';
 import type { IKclConsumerMetrics } from './kcl-consumer-metrics';
 import { KclDashboard } from './kcl-dashboard';
 import { DEFAULT_METRICS_NAMESPACE, KclMetricName, kclMetric } from './kcl-metrics';
 import { type OnFailureDestination, resolveOnFailureDestination } from './on-failure-destination';
+import { grantMappingRead } from './stream-read-grant';
 import { RuntimeEnvironment } from '../lambda/runtime-environment';
 
 export interface KclConsumerProps {
@@ -56,9 +58,25 @@ export interface KclConsumerProps {
   /**
    * The checkpoint (lease) table, KCL lease-table compatible (partition key
    * `leaseKey`, string). Give a KCL application's table to resume where it stopped.
-   * @default - a new `TableV2`: on-demand, key `leaseKey` (S), point-in-time recovery, RETAIN
+   * @default - a new `TableV2`: on-demand, key `leaseKey` (S), point-in-time recovery,
+   * deletion protection, RETAIN
    */
   readonly checkpointTable?: dynamodb.ITableV2;
+  /**
+   * Deletion protection on the table the construct creates: the table holds
+   * every shard's position, and RETAIN guards only CloudFormation deletes.
+   * Turn off only for throwaway stacks. Not used with a given `checkpointTable`.
+   * @default true
+   */
+  readonly checkpointTableDeletionProtection?: boolean;
+  /**
+   * A customer-managed KMS key for the log group the construct creates for the
+   * function. A key in the same stack gets a key-policy statement that lets
+   * CloudWatch Logs use it for this account's log groups; an imported key's
+   * policy must allow that already.
+   * @default - CloudWatch Logs' service-managed encryption
+   */
+  readonly logGroupEncryptionKey?: kms.IKey;
   /**
    * KCL application name, written to `KCL_APPLICATION_NAME`; the
    * `ApplicationName` dimension of the runtime's metrics.
@@ -94,12 +112,17 @@ export interface KclConsumerProps {
   readonly startingPositionTimestamp?: Date;
   /**
    * Retries of a failing batch before Lambda discards it to `onFailure`.
-   * 0 to 10,000; -1 (infinite) is refused.
+   * 0 to 10,000, or -1 to retry until `maxRecordAge` (which the construct
+   * always sets below the stream retention, so the records still reach the
+   * on-failure destination): KCL's behaviour, at the price of a poison record
+   * blocking its shard until that age.
    * @default 10
    */
   readonly retryAttempts?: number;
   /**
-   * Records older than this are discarded to `onFailure`. 60 s to 7 days.
+   * Records older than this are discarded to `onFailure`. 60 s to 7 days, and
+   * below the stream retention: a record that expires from the stream first is
+   * lost with no on-failure record and no discard metric.
    * @default - three quarters of the stream retention, at most 7 days
    */
   readonly maxRecordAge?: Duration;
@@ -140,12 +163,16 @@ export interface KclConsumerProps {
   readonly onFailure?: OnFailureDestination | false;
 
   /**
-   * Create the alarms: iterator age, function errors, on-failure queue depth.
+   * Create the alarms: iterator age, function errors, records failed, a
+   * stalled consumer, and every discard (dropped, delivered to the on-failure
+   * destination, destination delivery failures).
    * @default true
    */
   readonly alarms?: boolean;
   /**
-   * Topic notified when an alarm fires.
+   * Topic notified when an alarm fires. Optional because who is paged, and
+   * how, is the app's decision (a topic per team, a chat integration, an
+   * incident tool); without it the alarms change state but notify no one.
    * @default - no action
    */
   readonly alarmAction?: sns.ITopic;
@@ -163,6 +190,7 @@ export interface KclConsumerProps {
 
 const DEFAULT_STREAM_RETENTION = Duration.hours(24);
 const DEFAULT_RETRY_ATTEMPTS = 10;
+const DEFAULT_BATCH_SIZE = 100;
 const MAX_RECORD_AGE_LIMIT = Duration.days(7);
 const MIN_RECORD_AGE = Duration.seconds(60);
 const MAX_BATCH_SIZE = 10_000;
@@ -178,7 +206,9 @@ export class KclConsumer extends Construct implements IKclConsumerMetrics {
   public readonly function: lambda.Function;
   /** The enhanced fan-out consumer, when `enhancedFanOut` is on. */
   public readonly streamConsumer?: kinesis.StreamConsumer;
-  public readonly eventSource: eventSources.KinesisEventSource | eventSources.KinesisConsumerEventSource;
+  /** The Kinesis event source mapping (EventCount metrics on). */
+  public readonly eventSourceMapping: lambda.EventSourceMapping;
+  /** The mapping's UUID: the `EventSourceMappingUUID` dimension of its metrics. */
   public readonly eventSourceMappingId: string;
   /** The on-failure queue, when the destination is a queue. */
   public readonly onFailureQueue?: sqs.IQueue;
@@ -189,6 +219,7 @@ export class KclConsumer extends Construct implements IKclConsumerMetrics {
   public readonly dashboard?: cloudwatch.Dashboard;
   /** The stream's retention, from which the default record age and alarm derive. */
   public readonly streamRetentionPeriod: Duration;
+  private ownLogGroup?: logs.ILogGroupRef;
 
   constructor(scope: Construct, id: string, props: KclConsumerProps) {
     super(scope, id);
@@ -215,11 +246,12 @@ export class KclConsumer extends Construct implements IKclConsumerMetrics {
         partitionKey: { name: 'leaseKey', type: dynamodb.AttributeType.STRING },
         billing: dynamodb.Billing.onDemand(),
         pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+        deletionProtection: props.checkpointTableDeletionProtection ?? true,
         // The table holds every shard's position; losing it replays the stream.
         removalPolicy: RemovalPolicy.RETAIN,
       });
 
-    this.function = props.function ?? this.buildFunction(props.functionProps!);
+    this.function = props.function ?? this.buildFunction(props.functionProps!, props.logGroupEncryptionKey);
     if (props.filters && props.filters.length > 0) {
       Annotations.of(this).addWarningV2(
         'kcl-lambda:filters-block-resharding',
@@ -241,38 +273,50 @@ export class KclConsumer extends Construct implements IKclConsumerMetrics {
     this.checkpointTable.grant(this.function, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem');
     this.checkpointTable.encryptionKey?.grantEncryptDecrypt(this.function);
 
-    const { destination: onFailure, queue: onFailureQueue } = resolveOnFailureDestination(this, props.onFailure);
-    this.onFailureQueue = onFailureQueue;
+    const onFailure = resolveOnFailureDestination(this, props.onFailure);
+    this.onFailureQueue = onFailure.queue;
     const maxRecordAge = props.maxRecordAge ?? defaultMaxRecordAge(this.streamRetentionPeriod);
-    const sourceProps: eventSources.KinesisEventSourceProps = {
-      startingPosition: props.startingPosition ?? lambda.StartingPosition.TRIM_HORIZON,
-      startingPositionTimestamp: props.startingPositionTimestamp
-        ? Math.floor(props.startingPositionTimestamp.getTime() / 1000)
-        : undefined,
-      batchSize: props.batchSize,
-      maxBatchingWindow: props.maxBatchingWindow,
-      retryAttempts: props.retryAttempts ?? DEFAULT_RETRY_ATTEMPTS,
-      maxRecordAge,
-      bisectBatchOnError: props.bisectBatchOnError ?? false,
-      filters: props.filters,
-      parallelizationFactor: 1,
-      reportBatchItemFailures: true,
-      onFailure,
-    };
+    validateRecordAge(this.node.path, maxRecordAge, this.streamRetentionPeriod, props.stream !== undefined);
 
-    // Both sources grant the stream read (ListShards, GetShardIterator and
-    // GetRecords included, which shard lineage needs) and decrypt on a customer key.
     if (props.enhancedFanOut) {
       this.streamConsumer = new kinesis.StreamConsumer(this, 'StreamConsumer', {
         stream: this.stream,
         streamConsumerName: this.applicationName.replace(/[^a-zA-Z0-9_.-]/g, '-').slice(0, 128),
       });
-      this.eventSource = new eventSources.KinesisConsumerEventSource(this.streamConsumer, sourceProps);
-    } else {
-      this.eventSource = new eventSources.KinesisEventSource(this.stream, sourceProps);
     }
-    this.function.addEventSource(this.eventSource);
-    this.eventSourceMappingId = this.eventSource.eventSourceMappingId;
+    const source = this.streamConsumer ?? this.stream;
+    const retryAttempts = props.retryAttempts ?? DEFAULT_RETRY_ATTEMPTS;
+    // The id CDK's Kinesis event sources use, so the mapping keeps its logical id.
+    const mappingId = `${this.streamConsumer ? 'KinesisConsumerEventSource' : 'KinesisEventSource'}:${Names.nodeUniqueId(source.node)}`;
+    this.eventSourceMapping = this.function.addEventSourceMapping(mappingId, {
+      eventSourceArn: this.streamConsumer ? this.streamConsumer.streamConsumerArn : this.stream.streamArn,
+      startingPosition: props.startingPosition ?? lambda.StartingPosition.TRIM_HORIZON,
+      startingPositionTimestamp: props.startingPositionTimestamp
+        ? Math.floor(props.startingPositionTimestamp.getTime() / 1000)
+        : undefined,
+      batchSize: props.batchSize ?? DEFAULT_BATCH_SIZE,
+      maxBatchingWindow: props.maxBatchingWindow,
+      retryAttempts,
+      maxRecordAge,
+      bisectBatchOnError: props.bisectBatchOnError ?? false,
+      filters: props.filters,
+      parallelizationFactor: 1,
+      reportBatchItemFailures: true,
+      onFailure: onFailure.destination,
+      supportS3OnFailureDestination: true,
+      // DroppedEventCount, OnFailureDestinationDeliveredEventCount and FilteredOutEventCount feed the alarms.
+      metricsConfig: { metrics: [lambda.MetricType.EVENT_COUNT] },
+    });
+    this.eventSourceMappingId = this.eventSourceMapping.eventSourceMappingId;
+    // Exactly what the mapping and the runtime call; see stream-read-grant.ts.
+    grantMappingRead(this.function, this.stream, this.streamConsumer);
+    if (props.onFailure === false && props.alarms === false) {
+      Annotations.of(this).addWarningV2(
+        'kcl-lambda:discards-untracked',
+        'With no on-failure destination and no alarms, records Lambda discards (retries or maxRecordAge exhausted) ' +
+          'leave only the DroppedEventCount metric behind: nothing names them and nothing notifies.',
+      );
+    }
 
     if (props.alarms ?? true) {
       this.alarms.push(
@@ -280,6 +324,7 @@ export class KclConsumer extends Construct implements IKclConsumerMetrics {
           consumer: this,
           streamRetentionPeriod: this.streamRetentionPeriod,
           maxRecordAge,
+          destination: onFailure.kind,
         }),
       );
     }
@@ -301,6 +346,21 @@ export class KclConsumer extends Construct implements IKclConsumerMetrics {
     if (props.dashboard) {
       this.dashboard = new KclDashboard(this, 'Dashboard', { consumer: this }).dashboard;
     }
+
+    const functionProps = props.function ? undefined : props.functionProps;
+    acknowledgeOwnFindings({
+      function: functionProps ? this.function : undefined,
+      role: functionProps && !functionProps.role ? this.function.role : undefined,
+      logGroup: this.ownLogGroup,
+      onFailureQueue: onFailure.ownQueue ? onFailure.queue : undefined,
+      logGroupEncrypted: props.logGroupEncryptionKey !== undefined,
+      tracing: functionProps?.tracing === lambda.Tracing.ACTIVE,
+      reservedConcurrency: functionProps?.reservedConcurrentExecutions !== undefined,
+      vpc: functionProps?.vpc !== undefined,
+      mappingWithoutDestination:
+        props.onFailure === false && (props.alarms ?? true) ? this.eventSourceMapping : undefined,
+      onFailureBucket: onFailure.bucket,
+    });
   }
 
   /** A runtime metric in this consumer's namespace, dimension `ApplicationName`. */
@@ -381,10 +441,58 @@ export class KclConsumer extends Construct implements IKclConsumerMetrics {
     });
   }
 
-  private buildFunction(functionProps: nodejs.NodejsFunctionProps): lambda.Function {
-    const logGroup =
-      functionProps.logGroup ??
-      new logs.LogGroup(this, 'FunctionLogs', { retention: logs.RetentionDays.ONE_MONTH });
+  /** The stream's IncomingRecords: records producers put (Sum). */
+  public metricIncomingRecords(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.stream.metricIncomingRecords({ statistic: cloudwatch.Stats.SUM, period: Duration.minutes(5), ...props });
+  }
+
+  /** A metric of the event source mapping (`AWS/Lambda`, dimension `EventSourceMappingUUID`), Sum. */
+  public metricEventSourceMapping(metricName: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return new cloudwatch.Metric({
+      namespace: 'AWS/Lambda',
+      metricName,
+      dimensionsMap: { EventSourceMappingUUID: this.eventSourceMappingId },
+      statistic: cloudwatch.Stats.SUM,
+      period: Duration.minutes(5),
+      ...props,
+    });
+  }
+
+  /**
+   * Records the mapping discarded with no on-failure record: retries or
+   * maxRecordAge exhausted without a destination, or delivery to it failed (Sum).
+   */
+  public metricDroppedEvents(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metricEventSourceMapping('DroppedEventCount', props);
+  }
+
+  /** Records the mapping discarded and named in an on-failure record (Sum). */
+  public metricOnFailureDeliveredEvents(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metricEventSourceMapping('OnFailureDestinationDeliveredEventCount', props);
+  }
+
+  /** Records the mapping's filters dropped (Sum). */
+  public metricFilteredOutEvents(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metricEventSourceMapping('FilteredOutEventCount', props);
+  }
+
+  /** Records the mapping read from the stream (Sum); 0 for an empty poll. */
+  public metricPolledEvents(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metricEventSourceMapping('PolledEventCount', props);
+  }
+
+  /** Lambda's DestinationDeliveryFailures for the function: on-failure records it could not deliver (Sum). */
+  public metricDestinationDeliveryFailures(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.function.metric('DestinationDeliveryFailures', {
+      statistic: cloudwatch.Stats.SUM,
+      period: Duration.minutes(5),
+      ...props,
+    });
+  }
+
+  private buildFunction(functionProps: nodejs.NodejsFunctionProps, logKey?: kms.IKey): lambda.Function {
+    const logGroup = functionProps.logGroup ?? this.buildLogGroup(logKey);
+    if (!functionProps.logGroup) this.ownLogGroup = logGroup;
     // Instead of AWSLambdaBasicExecutionRole (logs:* on every log group): write to this log group only.
     let role = functionProps.role;
     if (!role) {
@@ -423,6 +531,31 @@ export class KclConsumer extends Construct implements IKclConsumerMetrics {
         ...functionProps.bundling,
       },
     });
+  }
+
+  private buildLogGroup(key?: kms.IKey): logs.LogGroup {
+    if (key) {
+      // CloudWatch Logs encrypts with the key only if the key policy lets it (a no-op for an imported key).
+      const stack = Stack.of(this);
+      key.addToResourcePolicy(
+        new iam.PolicyStatement({
+          principals: [new iam.ServicePrincipal(`logs.${stack.region}.amazonaws.com`)],
+          actions: ['kms:Encrypt*', 'kms:Decrypt*', 'kms:ReEncrypt*', 'kms:GenerateDataKey*', 'kms:Describe*'],
+          resources: ['*'],
+          conditions: {
+            ArnLike: {
+              'kms:EncryptionContext:aws:logs:arn': stack.formatArn({
+                service: 'logs',
+                resource: 'log-group',
+                resourceName: '*',
+                arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+              }),
+            },
+          },
+        }),
+      );
+    }
+    return new logs.LogGroup(this, 'FunctionLogs', { retention: logs.RetentionDays.ONE_MONTH, encryptionKey: key });
   }
 }
 
@@ -480,10 +613,9 @@ function validateProps(path: string, props: KclConsumerProps): void {
   }
   const retries = props.retryAttempts;
   if (retries !== undefined && !Token.isUnresolved(retries)) {
-    if (!Number.isInteger(retries) || retries < 0 || retries > 10_000) {
+    if (!Number.isInteger(retries) || retries < -1 || retries > 10_000) {
       fail(
-        `retryAttempts must be a whole number from 0 to 10000 (got ${retries}); infinite retries (-1) ` +
-          'would block the shard until its records expire, then lose them without an on-failure record.',
+        `retryAttempts must be a whole number from 0 to 10000, or -1 to retry until maxRecordAge (got ${retries}).`,
       );
     }
   }
@@ -502,5 +634,20 @@ function validateProps(path: string, props: KclConsumerProps): void {
   }
   if (!atTimestamp && props.startingPositionTimestamp) {
     fail('startingPositionTimestamp is only used with startingPosition AT_TIMESTAMP.');
+  }
+}
+
+/**
+ * A record that outlives the stream's retention before it reaches maxRecordAge
+ * expires unseen: Lambda sends no on-failure record and counts no discard.
+ */
+function validateRecordAge(path: string, maxRecordAge: Duration, retention: Duration, givenStream: boolean): void {
+  if (maxRecordAge.toSeconds() >= retention.toSeconds()) {
+    throw new Error(
+      `KclConsumer ${path}: maxRecordAge (${maxRecordAge.toHumanString()}) must be below the stream retention ` +
+        `(${retention.toHumanString()}): records would expire from the stream before Lambda discards them, with no ` +
+        'on-failure record and no discard metric.' +
+        (givenStream ? ' If the given stream keeps records longer, say so with streamRetentionPeriod.' : ''),
+    );
   }
 }
