@@ -10,6 +10,8 @@ export interface KclConsumerAlarmsProps {
   readonly maxRecordAge: Duration;
   /** What the on-failure destination is ('queue', 'topic', 'bucket'); undefined without one. */
   readonly destination?: string;
+  /** Whether the runtime's metrics reach the consumer's namespace (see KclConsumerProps.runtimeMetrics). */
+  readonly runtimeMetrics: boolean;
 }
 
 /** Periods in a row with records arriving and none reaching the processor before the stall alarm fires. */
@@ -24,7 +26,7 @@ export const STALLED_PERIODS = 3;
  * period and every new discard is a new ALARM transition that notifies again.
  */
 export function createConsumerAlarms(scope: Construct, props: KclConsumerAlarmsProps): cloudwatch.Alarm[] {
-  const { consumer, streamRetentionPeriod, maxRecordAge, destination } = props;
+  const { consumer, streamRetentionPeriod, maxRecordAge, destination, runtimeMetrics } = props;
   const name = consumer.applicationName;
   const alarms: cloudwatch.Alarm[] = [];
   const atLeastOnce = (id: string, metric: cloudwatch.Metric, alarmDescription: string): cloudwatch.Alarm =>
@@ -52,13 +54,15 @@ export function createConsumerAlarms(scope: Construct, props: KclConsumerAlarmsP
       `${name}: the function threw or timed out; Lambda retries the batch.`,
     ),
   );
-  alarms.push(
-    atLeastOnce(
-      'RecordsFailedAlarm',
-      consumer.metricRecordsFailed(),
-      `${name}: the processor failed records (partial batch failures); Lambda retries the shard from the first of them.`,
-    ),
-  );
+  if (runtimeMetrics) {
+    alarms.push(
+      atLeastOnce(
+        'RecordsFailedAlarm',
+        consumer.metricRecordsFailed(),
+        `${name}: the processor failed records (partial batch failures); Lambda retries the shard from the first of them.`,
+      ),
+    );
+  }
   alarms.push(
     atLeastOnce(
       'DroppedEventsAlarm',
@@ -85,7 +89,7 @@ export function createConsumerAlarms(scope: Construct, props: KclConsumerAlarmsP
     );
   }
   alarms.push(
-    stalledExpression(consumer).createAlarm(scope, 'StalledAlarm', {
+    stalledExpression(consumer, runtimeMetrics).createAlarm(scope, 'StalledAlarm', {
       alarmDescription:
         `${name}: records arrived in the stream for ${STALLED_PERIODS * 5} minutes and none reached the processor ` +
         '(mapping disabled or not polling, function throttled, or failing before the runtime starts).',
@@ -112,17 +116,18 @@ function atLeastOnceOptions(alarmDescription: string): cloudwatch.CreateAlarmOpt
 
 /**
  * 1 in a period where the stream took records but the processor got none:
- * the runtime's KinesisRecords (what reached the processor) plus the mapping's
- * FilteredOutEventCount (records filters dropped on purpose) is zero while the
- * stream's IncomingRecords is not. FILL turns a series with no data in a
- * period into 0, since these counts are absent, not zero, when nothing happens.
+ * the runtime's KinesisRecords (what reached the processor; the mapping's
+ * InvokedEventCount when the runtime's metrics go elsewhere) plus the
+ * mapping's FilteredOutEventCount (records filters dropped on purpose) is zero
+ * while the stream's IncomingRecords is not. FILL turns a series with no data
+ * in a period into 0, since these counts are absent, not zero, when nothing happens.
  */
-export function stalledExpression(consumer: IKclConsumerMetrics): cloudwatch.MathExpression {
+export function stalledExpression(consumer: IKclConsumerMetrics, runtimeMetrics = true): cloudwatch.MathExpression {
   return new cloudwatch.MathExpression({
     expression: 'IF(FILL(incoming, 0) > 0 AND FILL(delivered, 0) + FILL(filtered, 0) == 0, 1, 0)',
     usingMetrics: {
       incoming: consumer.metricIncomingRecords(),
-      delivered: consumer.metricKinesisRecords(),
+      delivered: runtimeMetrics ? consumer.metricKinesisRecords() : consumer.metricInvokedEvents(),
       filtered: consumer.metricFilteredOutEvents(),
     },
     label: 'Stalled (records arrived, none reached the processor)',

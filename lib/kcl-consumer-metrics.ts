@@ -26,5 +26,6 @@ export interface IKclConsumerMetrics {
   metricOnFailureDeliveredEvents(props?: cloudwatch.MetricOptions): cloudwatch.Metric;
   metricFilteredOutEvents(props?: cloudwatch.MetricOptions): cloudwatch.Metric;
   metricPolledEvents(props?: cloudwatch.MetricOptions): cloudwatch.Metric;
+  metricInvokedEvents(props?: cloudwatch.MetricOptions): cloudwatch.Metric;
   metricDestinationDeliveryFailures(props?: cloudwatch.MetricOptions): cloudwatch.Metric;
 }

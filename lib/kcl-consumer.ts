@@ -170,6 +170,16 @@ export interface KclConsumerProps {
    */
   readonly alarms?: boolean;
   /**
+   * Whether the function publishes the runtime's metrics with the built-in
+   * writer (`withKclProcessor`'s default): in `metricsNamespace`, dimension
+   * `ApplicationName`. Set false when the handler passes `metrics: false` or a
+   * Powertools `Metrics`: the stall alarm then counts the mapping's
+   * InvokedEventCount instead of the runtime's KinesisRecords, and there is no
+   * RecordsFailed alarm (it would never see data).
+   * @default true
+   */
+  readonly runtimeMetrics?: boolean;
+  /**
    * Topic notified when an alarm fires. Optional because who is paged, and
    * how, is the app's decision (a topic per team, a chat integration, an
    * incident tool); without it the alarms change state but notify no one.
@@ -325,6 +335,7 @@ export class KclConsumer extends Construct implements IKclConsumerMetrics {
           streamRetentionPeriod: this.streamRetentionPeriod,
           maxRecordAge,
           destination: onFailure.kind,
+          runtimeMetrics: props.runtimeMetrics ?? true,
         }),
       );
     }
@@ -474,6 +485,11 @@ export class KclConsumer extends Construct implements IKclConsumerMetrics {
   /** Records the mapping's filters dropped (Sum). */
   public metricFilteredOutEvents(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
     return this.metricEventSourceMapping('FilteredOutEventCount', props);
+  }
+
+  /** Records the mapping invoked the function with, retries counted again (Sum). */
+  public metricInvokedEvents(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metricEventSourceMapping('InvokedEventCount', props);
   }
 
   /** Records the mapping read from the stream (Sum); 0 for an empty poll. */

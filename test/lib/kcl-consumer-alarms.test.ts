@@ -127,6 +127,23 @@ describe('KclConsumer alarms', () => {
     });
   });
 
+  test("runtimeMetrics: false (metrics: false or Powertools in the handler): the stall alarm counts the mapping's invocations, no RecordsFailed alarm", () => {
+    const elsewhere = synthesizeConsumer(() => ({ runtimeMetrics: false }));
+    expect(elsewhere.consumer.alarms.map((a) => a.node.id)).not.toContain('RecordsFailedAlarm');
+    const delivered = (alarm(elsewhere, 'StalledAlarm').Metrics as Array<Record<string, any>>).find(
+      (m) => m.Id === 'delivered',
+    );
+    expect(delivered!.MetricStat.Metric).toEqual({
+      Namespace: 'AWS/Lambda',
+      MetricName: 'InvokedEventCount',
+      Dimensions: [
+        { Name: 'EventSourceMappingUUID', Value: elsewhere.stack.resolve(elsewhere.consumer.eventSourceMappingId) },
+      ],
+    });
+    // Nothing else reads the runtime's namespace.
+    expect(JSON.stringify(elsewhere.template.findResources('AWS::CloudWatch::Alarm'))).not.toContain('KclLambda');
+  });
+
   test('alarmAction is on every alarm, the math one and the optional MillisBehindLatest one included', () => {
     const withAction = synthesizeConsumer((stack) => ({
       alarmAction: new sns.Topic(stack, 'Oncall'),
@@ -145,6 +162,7 @@ describe('KclConsumer alarms', () => {
       [consumer.metricOnFailureDeliveredEvents(), 'OnFailureDestinationDeliveredEventCount'],
       [consumer.metricFilteredOutEvents(), 'FilteredOutEventCount'],
       [consumer.metricPolledEvents(), 'PolledEventCount'],
+      [consumer.metricInvokedEvents(), 'InvokedEventCount'],
     ] as const) {
       expect(metric.metricName).toBe(name);
       expect(metric.namespace).toBe('AWS/Lambda');
