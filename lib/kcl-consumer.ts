@@ -51,6 +51,12 @@ export interface KclConsumerProps {
    * month, a role that may write to that log group only, bundled locally with esbuild (minified, source maps enabled with
    * `NODE_OPTIONS=--enable-source-maps`) with
    * `@aws-sdk/*` and `@smithy/*` left to the Lambda runtime.
+   *
+   * The opt-ins compliance packs ask for are fields here: `tracing`
+   * (`Tracing.ACTIVE` for X-Ray), `reservedConcurrentExecutions` (at least the
+   * shard count) and `vpc` (then with endpoints or NAT for Kinesis, DynamoDB and
+   * CloudWatch Logs); each is off by default and, when set, the construct stops
+   * acknowledging the finding it fixes.
    * @default - none; required when `function` is not given
    */
   readonly functionProps?: nodejs.NodejsFunctionProps;
@@ -157,7 +163,9 @@ export interface KclConsumerProps {
 
   /**
    * Where Lambda sends discarded batches' metadata: a queue, topic or bucket,
-   * or `false` for nowhere.
+   * or `false` for nowhere. The function's role gets only what Lambda needs to
+   * deliver there (`sqs:SendMessage`, `sns:Publish`, or `s3:PutObject` and
+   * `s3:ListBucket`, with the key actions a customer key needs).
    * @default - a new SQS queue: KMS-managed encryption, SSL only, 14-day retention
    */
   readonly onFailure?: OnFailureDestination | false;
