@@ -71,7 +71,7 @@ export interface KclConsumerProps {
   /**
    * Deletion protection on the table the construct creates: the table holds
    * every shard's position, and RETAIN guards only CloudFormation deletes.
-   * Turn off only for throwaway stacks. Not used with a given `checkpointTable`.
+   * Turn off only for throwaway stacks. Refused with a given `checkpointTable`.
    * @default true
    */
   readonly checkpointTableDeletionProtection?: boolean;
@@ -79,7 +79,8 @@ export interface KclConsumerProps {
    * A customer-managed KMS key for the log group the construct creates for the
    * function. A key in the same stack gets a key-policy statement that lets
    * CloudWatch Logs use it for this account's log groups; an imported key's
-   * policy must allow that already.
+   * policy must allow that already. Refused with a given `function` or
+   * `functionProps.logGroup` (encrypt that log group instead).
    * @default - CloudWatch Logs' service-managed encryption
    */
   readonly logGroupEncryptionKey?: kms.IKey;
@@ -614,6 +615,15 @@ function validateProps(path: string, props: KclConsumerProps): void {
   }
   if (!props.function && !props.functionProps) {
     fail('give `function` (an existing lambda.Function) or `functionProps` (with at least `entry`).');
+  }
+  if (props.checkpointTableDeletionProtection !== undefined && props.checkpointTable) {
+    fail('`checkpointTableDeletionProtection` applies to the table the construct creates; set it on the given `checkpointTable` instead.');
+  }
+  if (props.logGroupEncryptionKey && (props.function || props.functionProps?.logGroup)) {
+    fail(
+      '`logGroupEncryptionKey` encrypts the log group the construct creates; with a given `function` or ' +
+        '`functionProps.logGroup`, encrypt that log group instead.',
+    );
   }
   const parallelization = props.parallelizationFactor;
   if (parallelization !== undefined && !Token.isUnresolved(parallelization) && parallelization !== 1) {

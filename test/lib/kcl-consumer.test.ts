@@ -552,6 +552,17 @@ describe('KclConsumer validation', () => {
     expect(construct({ startingPositionTimestamp: new Date() })).toThrow(/only used with startingPosition AT_TIMESTAMP/);
   });
 
+  test('checkpointTableDeletionProtection with a given table, and logGroupEncryptionKey without a log group of its own, are refused', () => {
+    expect(
+      construct({ checkpointTableDeletionProtection: false }, (stack) => ({
+        checkpointTable: dynamodb.TableV2.fromTableName(stack, 'T', 'kcl-app'),
+      })),
+    ).toThrow(/`checkpointTableDeletionProtection` applies to the table the construct creates/);
+    expect(construct({}, (stack) => ({ logGroupEncryptionKey: new kms.Key(stack, 'K') }))).toThrow(
+      /`logGroupEncryptionKey` encrypts the log group the construct creates/,
+    );
+  });
+
   test('streamRetentionPeriod without a given stream is refused', () => {
     expect(construct({ streamRetentionPeriod: Duration.days(2) })).toThrow(/streamProps.retentionPeriod/);
   });
