@@ -1,5 +1,6 @@
 import { App, Stack, type PolicyValidationPluginReport } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -104,6 +105,16 @@ describe('cdk-nag packs on a user app with a KclConsumer', () => {
     expect(findings(app)).toEqual(
       expect.arrayContaining(['Serverless-LambdaDLQ @ User/Processor/Resource', 'NIST.800.53.R5-LambdaDLQ @ User/Processor/Resource']),
     );
+  });
+
+  test("a role given in functionProps keeps its own findings: the construct's grants land in it, unacknowledged", () => {
+    const { app } = userApp((stack) => ({
+      functionProps: {
+        entry: ECHO_HANDLER_ENTRY,
+        role: new iam.Role(stack, 'OwnRole', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') }),
+      },
+    }));
+    expect(findings(app)).toContain('NIST.800.53.R5-IAMNoInlinePolicy @ User/OwnRole/DefaultPolicy/Resource');
   });
 
   test('an opt-in that fixes a finding removes its acknowledgement: tracing, concurrency and VPC are not hidden when set', () => {
