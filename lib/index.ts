@@ -1,5 +1,4 @@
-export { KclConsumer, type KclConsumerProps } from './kcl-consumer';
-export type { OnFailureDestination } from './on-failure-destination';
+export { KclConsumer, type KclConsumerProps, type OnFailureDestination } from './kcl-consumer';
 export type { IKclConsumerMetrics } from './kcl-consumer-metrics';
 export { KclDashboard, type KclDashboardProps } from './kcl-dashboard';
 export { DEFAULT_METRICS_NAMESPACE, KclMetricName, kclMetric } from './kcl-metrics';

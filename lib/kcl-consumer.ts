@@ -20,6 +20,8 @@ import { type OnFailureDestination, resolveOnFailureDestination } from './on-fai
 import { grantMappingRead } from './stream-read-grant';
 import { RuntimeEnvironment } from '../lambda/runtime-environment';
 
+export type { OnFailureDestination } from './on-failure-destination';
+
 export interface KclConsumerProps {
   /**
    * An existing stream to consume. Give `stream` or `streamProps`, not both.
@@ -46,17 +48,17 @@ export interface KclConsumerProps {
    */
   readonly function?: lambda.Function;
   /**
-   * Props from which the construct builds a `NodejsFunction`, laid over its
-   * defaults: Node.js 24, arm64, 256 MB, 1 minute timeout, a log group kept one
-   * month, a role that may write to that log group only, bundled locally with esbuild (minified, source maps enabled with
-   * `NODE_OPTIONS=--enable-source-maps`) with
-   * `@aws-sdk/*` and `@smithy/*` left to the Lambda runtime.
-   *
    * The opt-ins compliance packs ask for are fields here: `tracing`
    * (`Tracing.ACTIVE` for X-Ray), `reservedConcurrentExecutions` (at least the
    * shard count) and `vpc` (then with endpoints or NAT for Kinesis, DynamoDB and
    * CloudWatch Logs); each is off by default and, when set, the construct stops
    * acknowledging the finding it fixes.
+   *
+   * Props from which the construct builds a `NodejsFunction`, laid over its
+   * defaults: Node.js 24, arm64, 256 MB, 1 minute timeout, a log group kept one
+   * month, a role that may write to that log group only, bundled locally with esbuild (minified, source maps enabled with
+   * `NODE_OPTIONS=--enable-source-maps`) with
+   * `@aws-sdk/*` and `@smithy/*` left to the Lambda runtime.
    * @default - none; required when `function` is not given
    */
   readonly functionProps?: nodejs.NodejsFunctionProps;
