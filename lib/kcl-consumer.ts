@@ -66,12 +66,22 @@ export interface KclConsumerProps {
   /**
    * The checkpoint (lease) table, KCL lease-table compatible (partition key
    * `leaseKey`, string). Give a KCL application's table to resume where it stopped.
-   * @default - a new `TableV2`: on-demand, key `leaseKey` (S), point-in-time recovery,
-   * deletion protection, RETAIN
+   * @default - a new `TableV2`: on-demand, key `leaseKey` (S), point-in-time recovery, RETAIN
    */
   readonly checkpointTable?: dynamodb.ITableV2;
   /**
-   * Deletion protection on the table the construct creates: the table holds
+   * KCL application name, written to `KCL_APPLICATION_NAME`; the
+   * `ApplicationName` dimension of the runtime's metrics.
+   * @default - the construct path with `/` replaced by `-`
+   */
+  readonly applicationName?: string;
+  /**
+   * CloudWatch namespace of the runtime's metrics, written to `KCL_METRICS_NAMESPACE`.
+   * @default 'KclLambda'
+   */
+  readonly metricsNamespace?: string;
+  /**
+   * Deletion protection (on by default) on the checkpoint table the construct creates: the table holds
    * every shard's position, and RETAIN guards only CloudFormation deletes.
    * Turn off only for throwaway stacks. Refused with a given `checkpointTable`.
    * @default true
@@ -86,17 +96,6 @@ export interface KclConsumerProps {
    * @default - CloudWatch Logs' service-managed encryption
    */
   readonly logGroupEncryptionKey?: kms.IKey;
-  /**
-   * KCL application name, written to `KCL_APPLICATION_NAME`; the
-   * `ApplicationName` dimension of the runtime's metrics.
-   * @default - the construct path with `/` replaced by `-`
-   */
-  readonly applicationName?: string;
-  /**
-   * CloudWatch namespace of the runtime's metrics, written to `KCL_METRICS_NAMESPACE`.
-   * @default 'KclLambda'
-   */
-  readonly metricsNamespace?: string;
 
   /**
    * Largest number of Kinesis records per invocation, 1 to 10,000.
@@ -267,9 +266,10 @@ export class KclConsumer extends Construct implements IKclConsumerMetrics {
         partitionKey: { name: 'leaseKey', type: dynamodb.AttributeType.STRING },
         billing: dynamodb.Billing.onDemand(),
         pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-        deletionProtection: props.checkpointTableDeletionProtection ?? true,
         // The table holds every shard's position; losing it replays the stream.
         removalPolicy: RemovalPolicy.RETAIN,
+        // RETAIN guards only CloudFormation deletes; this guards DeleteTable too.
+        deletionProtection: props.checkpointTableDeletionProtection ?? true,
       });
 
     this.function = props.function ?? this.buildFunction(props.functionProps!, props.logGroupEncryptionKey);

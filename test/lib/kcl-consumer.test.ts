@@ -46,22 +46,23 @@ describe('KclConsumer defaults', () => {
     });
   });
 
-  test('creates an on-demand checkpoint table keyed by leaseKey with point-in-time recovery and deletion protection, retained', () => {
+  test('creates an on-demand checkpoint table keyed by leaseKey with point-in-time recovery, retained', () => {
     synthesized.template.resourceCountIs('AWS::DynamoDB::GlobalTable', 1);
     synthesized.template.hasResource('AWS::DynamoDB::GlobalTable', {
       Properties: {
         BillingMode: 'PAY_PER_REQUEST',
         KeySchema: [{ AttributeName: 'leaseKey', KeyType: 'HASH' }],
         AttributeDefinitions: [{ AttributeName: 'leaseKey', AttributeType: 'S' }],
-        Replicas: [
-          Match.objectLike({
-            PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
-            DeletionProtectionEnabled: true,
-          }),
-        ],
+        Replicas: [Match.objectLike({ PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true } })],
       },
       DeletionPolicy: 'Retain',
       UpdateReplacePolicy: 'Retain',
+    });
+  });
+
+  test('turns on deletion protection on the checkpoint table: RETAIN guards only CloudFormation deletes', () => {
+    synthesized.template.hasResourceProperties('AWS::DynamoDB::GlobalTable', {
+      Replicas: [Match.objectLike({ DeletionProtectionEnabled: true })],
     });
   });
 
