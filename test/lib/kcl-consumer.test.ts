@@ -60,12 +60,6 @@ describe('KclConsumer defaults', () => {
     });
   });
 
-  test('turns on deletion protection on the checkpoint table: RETAIN guards only CloudFormation deletes', () => {
-    synthesized.template.hasResourceProperties('AWS::DynamoDB::GlobalTable', {
-      Replicas: [Match.objectLike({ DeletionProtectionEnabled: true })],
-    });
-  });
-
   test('builds a Node.js 24 arm64 function with the runtime environment', () => {
     const { stack, consumer, template } = synthesized;
     template.hasResourceProperties('AWS::Lambda::Function', {
@@ -595,6 +589,13 @@ describe('KclConsumer in a VPC and with filters', () => {
 });
 
 describe('KclConsumer safer defaults and their opt-outs', () => {
+  test('deletion protection is on for the checkpoint table by default: RETAIN guards only CloudFormation deletes', () => {
+    const { template } = synthesizeConsumer();
+    template.hasResourceProperties('AWS::DynamoDB::GlobalTable', {
+      Replicas: [Match.objectLike({ DeletionProtectionEnabled: true })],
+    });
+  });
+
   test('checkpointTableDeletionProtection: false turns deletion protection off (RETAIN stays)', () => {
     const { template } = synthesizeConsumer(() => ({ checkpointTableDeletionProtection: false }));
     template.hasResource('AWS::DynamoDB::GlobalTable', {
