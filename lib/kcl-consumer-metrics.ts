@@ -21,4 +21,11 @@ export interface IKclConsumerMetrics {
   metricIteratorAge(props?: cloudwatch.MetricOptions): cloudwatch.Metric;
   metricErrors(props?: cloudwatch.MetricOptions): cloudwatch.Metric;
   metricOnFailureQueueDepth(props?: cloudwatch.MetricOptions): cloudwatch.Metric | undefined;
+  metricIncomingRecords(props?: cloudwatch.MetricOptions): cloudwatch.Metric;
+  metricDroppedEvents(props?: cloudwatch.MetricOptions): cloudwatch.Metric;
+  metricOnFailureDeliveredEvents(props?: cloudwatch.MetricOptions): cloudwatch.Metric;
+  metricFilteredOutEvents(props?: cloudwatch.MetricOptions): cloudwatch.Metric;
+  metricPolledEvents(props?: cloudwatch.MetricOptions): cloudwatch.Metric;
+  metricInvokedEvents(props?: cloudwatch.MetricOptions): cloudwatch.Metric;
+  metricDestinationDeliveryFailures(props?: cloudwatch.MetricOptions): cloudwatch.Metric;
 }

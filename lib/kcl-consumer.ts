@@ -1,27 +1,29 @@
-import { Annotations, Duration, RemovalPolicy, Token } from 'aws-cdk-lib';
+import { Annotations, ArnFormat, Duration, Names, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import * as eventSources from 'aws-cdk-lib/aws-lambda-event-sources';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
-import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as sns from 'aws-cdk-lib/aws-sns';
-import * as sqs from 'aws-cdk-lib/aws-sqs';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { KclFunctionBundling } from './function-bundling';
+import { acknowledgeOwnFindings } from './kcl-consumer-acknowledgements';
+import { createConsumerAlarms } from './kcl-consumer-alarms';
 import type { IKclConsumerMetrics } from './kcl-consumer-metrics';
 import { KclDashboard } from './kcl-dashboard';
 import { DEFAULT_METRICS_NAMESPACE, KclMetricName, kclMetric } from './kcl-metrics';
+import { type OnFailureDestination, resolveOnFailureDestination } from './on-failure-destination';
+import { grantMappingRead } from './stream-read-grant';
 import { RuntimeEnvironment } from '../lambda/runtime-environment';
 import { LEASE_OWNER_INDEX_NAME } from '../lambda/lease-rows';
 import { LeaseKeys } from './lease-keys';
 
-/** Where Lambda sends the metadata of records it discards. */
-export type OnFailureDestination = sqs.IQueue | sns.ITopic | s3.IBucket;
+export type { OnFailureDestination } from './on-failure-destination';
 
 export interface KclConsumerProps {
   /**
@@ -49,6 +51,12 @@ export interface KclConsumerProps {
    */
   readonly function?: lambda.Function;
   /**
+   * The opt-ins compliance packs ask for are fields here: `tracing`
+   * (`Tracing.ACTIVE` for X-Ray), `reservedConcurrentExecutions` (at least the
+   * shard count) and `vpc` (then with endpoints or NAT for Kinesis, DynamoDB and
+   * CloudWatch Logs); each is off by default and, when set, the construct stops
+   * acknowledging the finding it fixes.
+   *
    * Props from which the construct builds a `NodejsFunction`, laid over its
    * defaults: Node.js 24, arm64, 256 MB, 1 minute timeout, a log group kept one
    * month, a role that may write to that log group only, bundled locally with esbuild (minified, source maps enabled with
@@ -82,6 +90,22 @@ export interface KclConsumerProps {
    * @default 'KclLambda'
    */
   readonly metricsNamespace?: string;
+  /**
+   * Deletion protection (on by default) on the checkpoint table the construct creates: the table holds
+   * every shard's position, and RETAIN guards only CloudFormation deletes.
+   * Turn off only for throwaway stacks. Refused with a given `checkpointTable`.
+   * @default true
+   */
+  readonly checkpointTableDeletionProtection?: boolean;
+  /**
+   * A customer-managed KMS key for the log group the construct creates for the
+   * function. A key in the same stack gets a key-policy statement that lets
+   * CloudWatch Logs use it for this account's log groups; an imported key's
+   * policy must allow that already. Refused with a given `function` or
+   * `functionProps.logGroup` (encrypt that log group instead).
+   * @default - CloudWatch Logs' service-managed encryption
+   */
+  readonly logGroupEncryptionKey?: kms.IKey;
 
   /**
    * Largest number of Kinesis records per invocation, 1 to 10,000.
@@ -106,12 +130,17 @@ export interface KclConsumerProps {
   readonly startingPositionTimestamp?: Date;
   /**
    * Retries of a failing batch before Lambda discards it to `onFailure`.
-   * 0 to 10,000; -1 (infinite) is refused.
+   * 0 to 10,000, or -1 to retry until `maxRecordAge` (which the construct
+   * always sets below the stream retention, so the records still reach the
+   * on-failure destination): KCL's behaviour, at the price of a poison record
+   * blocking its shard until that age.
    * @default 10
    */
   readonly retryAttempts?: number;
   /**
-   * Records older than this are discarded to `onFailure`. 60 s to 7 days.
+   * Records older than this are discarded to `onFailure`. 60 s to 7 days, and
+   * below the stream retention: a record that expires from the stream first is
+   * lost with no on-failure record and no discard metric.
    * @default - three quarters of the stream retention, at most 7 days
    */
   readonly maxRecordAge?: Duration;
@@ -146,18 +175,34 @@ export interface KclConsumerProps {
 
   /**
    * Where Lambda sends discarded batches' metadata: a queue, topic or bucket,
-   * or `false` for nowhere.
+   * or `false` for nowhere. The function's role gets only what Lambda needs to
+   * deliver there (`sqs:SendMessage`, `sns:Publish`, or `s3:PutObject` and
+   * `s3:ListBucket`, with the key actions a customer key needs).
    * @default - a new SQS queue: KMS-managed encryption, SSL only, 14-day retention
    */
   readonly onFailure?: OnFailureDestination | false;
 
   /**
-   * Create the alarms: iterator age, function errors, on-failure queue depth.
+   * Create the alarms: iterator age, function errors, records failed, a
+   * stalled consumer, and every discard (dropped, delivered to the on-failure
+   * destination, destination delivery failures).
    * @default true
    */
   readonly alarms?: boolean;
   /**
-   * Topic notified when an alarm fires.
+   * Whether the function publishes the runtime's metrics with the built-in
+   * writer (`withKclProcessor`'s default): in `metricsNamespace`, dimension
+   * `ApplicationName`. Set false when the handler passes `metrics: false` or a
+   * Powertools `Metrics`: the stall alarm then counts the mapping's
+   * InvokedEventCount instead of the runtime's KinesisRecords, and there is no
+   * RecordsFailed alarm (it would never see data).
+   * @default true
+   */
+  readonly runtimeMetrics?: boolean;
+  /**
+   * Topic notified when an alarm fires. Optional because who is paged, and
+   * how, is the app's decision (a topic per team, a chat integration, an
+   * incident tool); without it the alarms change state but notify no one.
    * @default - no action
    */
   readonly alarmAction?: sns.ITopic;
@@ -175,6 +220,7 @@ export interface KclConsumerProps {
 
 const DEFAULT_STREAM_RETENTION = Duration.hours(24);
 const DEFAULT_RETRY_ATTEMPTS = 10;
+const DEFAULT_BATCH_SIZE = 100;
 const MAX_RECORD_AGE_LIMIT = Duration.days(7);
 const MIN_RECORD_AGE = Duration.seconds(60);
 const MAX_BATCH_SIZE = 10_000;
@@ -190,7 +236,9 @@ export class KclConsumer extends Construct implements IKclConsumerMetrics {
   public readonly function: lambda.Function;
   /** The enhanced fan-out consumer, when `enhancedFanOut` is on. */
   public readonly streamConsumer?: kinesis.StreamConsumer;
-  public readonly eventSource: eventSources.KinesisEventSource | eventSources.KinesisConsumerEventSource;
+  /** The Kinesis event source mapping (EventCount metrics on). */
+  public readonly eventSourceMapping: lambda.EventSourceMapping;
+  /** The mapping's UUID: the `EventSourceMappingUUID` dimension of its metrics. */
   public readonly eventSourceMappingId: string;
   /** The on-failure queue, when the destination is a queue. */
   public readonly onFailureQueue?: sqs.IQueue;
@@ -201,6 +249,7 @@ export class KclConsumer extends Construct implements IKclConsumerMetrics {
   public readonly dashboard?: cloudwatch.Dashboard;
   /** The stream's retention, from which the default record age and alarm derive. */
   public readonly streamRetentionPeriod: Duration;
+  private ownLogGroup?: logs.ILogGroupRef;
 
   constructor(scope: Construct, id: string, props: KclConsumerProps) {
     super(scope, id);
@@ -238,9 +287,11 @@ export class KclConsumer extends Construct implements IKclConsumerMetrics {
         ],
         // The table holds every shard's position; losing it replays the stream.
         removalPolicy: RemovalPolicy.RETAIN,
+        // RETAIN guards only CloudFormation deletes; this guards DeleteTable too.
+        deletionProtection: props.checkpointTableDeletionProtection ?? true,
       });
 
-    this.function = props.function ?? this.buildFunction(props.functionProps!);
+    this.function = props.function ?? this.buildFunction(props.functionProps!, props.logGroupEncryptionKey);
     if (props.filters && props.filters.length > 0) {
       Annotations.of(this).addWarningV2(
         'kcl-lambda:filters-block-resharding',
@@ -269,41 +320,61 @@ export class KclConsumer extends Construct implements IKclConsumerMetrics {
     });
     this.checkpointTable.encryptionKey?.grantEncryptDecrypt(this.function);
 
-    const { destination: onFailure, queue: onFailureQueue } = this.onFailureDestination(props.onFailure);
-    this.onFailureQueue = onFailureQueue;
+    const onFailure = resolveOnFailureDestination(this, props.onFailure);
+    this.onFailureQueue = onFailure.queue;
     const maxRecordAge = props.maxRecordAge ?? defaultMaxRecordAge(this.streamRetentionPeriod);
-    const sourceProps: eventSources.KinesisEventSourceProps = {
-      startingPosition: props.startingPosition ?? lambda.StartingPosition.TRIM_HORIZON,
-      startingPositionTimestamp: props.startingPositionTimestamp
-        ? Math.floor(props.startingPositionTimestamp.getTime() / 1000)
-        : undefined,
-      batchSize: props.batchSize,
-      maxBatchingWindow: props.maxBatchingWindow,
-      retryAttempts: props.retryAttempts ?? DEFAULT_RETRY_ATTEMPTS,
-      maxRecordAge,
-      bisectBatchOnError: props.bisectBatchOnError ?? false,
-      filters: props.filters,
-      parallelizationFactor: 1,
-      reportBatchItemFailures: true,
-      onFailure,
-    };
+    validateRecordAge(this.node.path, maxRecordAge, this.streamRetentionPeriod, props.stream !== undefined);
 
-    // Both sources grant the stream read (ListShards, GetShardIterator and
-    // GetRecords included, which shard lineage needs) and decrypt on a customer key.
     if (props.enhancedFanOut) {
       this.streamConsumer = new kinesis.StreamConsumer(this, 'StreamConsumer', {
         stream: this.stream,
         streamConsumerName: this.applicationName.replace(/[^a-zA-Z0-9_.-]/g, '-').slice(0, 128),
       });
-      this.eventSource = new eventSources.KinesisConsumerEventSource(this.streamConsumer, sourceProps);
-    } else {
-      this.eventSource = new eventSources.KinesisEventSource(this.stream, sourceProps);
     }
-    this.function.addEventSource(this.eventSource);
-    this.eventSourceMappingId = this.eventSource.eventSourceMappingId;
+    const source = this.streamConsumer ?? this.stream;
+    const retryAttempts = props.retryAttempts ?? DEFAULT_RETRY_ATTEMPTS;
+    // The id CDK's Kinesis event sources use, so the mapping keeps its logical id.
+    const mappingId = `${this.streamConsumer ? 'KinesisConsumerEventSource' : 'KinesisEventSource'}:${Names.nodeUniqueId(source.node)}`;
+    this.eventSourceMapping = this.function.addEventSourceMapping(mappingId, {
+      eventSourceArn: this.streamConsumer ? this.streamConsumer.streamConsumerArn : this.stream.streamArn,
+      startingPosition: props.startingPosition ?? lambda.StartingPosition.TRIM_HORIZON,
+      startingPositionTimestamp: props.startingPositionTimestamp
+        ? Math.floor(props.startingPositionTimestamp.getTime() / 1000)
+        : undefined,
+      batchSize: props.batchSize ?? DEFAULT_BATCH_SIZE,
+      maxBatchingWindow: props.maxBatchingWindow,
+      retryAttempts,
+      maxRecordAge,
+      bisectBatchOnError: props.bisectBatchOnError ?? false,
+      filters: props.filters,
+      parallelizationFactor: 1,
+      reportBatchItemFailures: true,
+      onFailure: onFailure.destination,
+      supportS3OnFailureDestination: true,
+      // DroppedEventCount, OnFailureDestinationDeliveredEventCount and FilteredOutEventCount feed the alarms.
+      metricsConfig: { metrics: [lambda.MetricType.EVENT_COUNT] },
+    });
+    this.eventSourceMappingId = this.eventSourceMapping.eventSourceMappingId;
+    // Exactly what the mapping and the runtime call; see stream-read-grant.ts.
+    grantMappingRead(this.function, this.stream, this.streamConsumer);
+    if (props.onFailure === false && props.alarms === false) {
+      Annotations.of(this).addWarningV2(
+        'kcl-lambda:discards-untracked',
+        'With no on-failure destination and no alarms, records Lambda discards (retries or maxRecordAge exhausted) ' +
+          'leave only the DroppedEventCount metric behind: nothing names them and nothing notifies.',
+      );
+    }
 
     if (props.alarms ?? true) {
-      this.createAlarms(maxRecordAge);
+      this.alarms.push(
+        ...createConsumerAlarms(this, {
+          consumer: this,
+          streamRetentionPeriod: this.streamRetentionPeriod,
+          maxRecordAge,
+          destination: onFailure.kind,
+          runtimeMetrics: props.runtimeMetrics ?? true,
+        }),
+      );
     }
     if (props.millisBehindLatestAlarm) {
       this.alarms.push(
@@ -323,6 +394,21 @@ export class KclConsumer extends Construct implements IKclConsumerMetrics {
     if (props.dashboard) {
       this.dashboard = new KclDashboard(this, 'Dashboard', { consumer: this }).dashboard;
     }
+
+    const functionProps = props.function ? undefined : props.functionProps;
+    acknowledgeOwnFindings({
+      function: functionProps ? this.function : undefined,
+      role: functionProps && !functionProps.role ? this.function.role : undefined,
+      logGroup: this.ownLogGroup,
+      onFailureQueue: onFailure.ownQueue ? onFailure.queue : undefined,
+      logGroupEncrypted: props.logGroupEncryptionKey !== undefined,
+      tracing: functionProps?.tracing === lambda.Tracing.ACTIVE,
+      reservedConcurrency: functionProps?.reservedConcurrentExecutions !== undefined,
+      vpc: functionProps?.vpc !== undefined,
+      mappingWithoutDestination:
+        props.onFailure === false && (props.alarms ?? true) ? this.eventSourceMapping : undefined,
+      onFailureBucket: onFailure.bucket,
+    });
   }
 
   /** A runtime metric in this consumer's namespace, dimension `ApplicationName`. */
@@ -403,10 +489,63 @@ export class KclConsumer extends Construct implements IKclConsumerMetrics {
     });
   }
 
-  private buildFunction(functionProps: nodejs.NodejsFunctionProps): lambda.Function {
-    const logGroup =
-      functionProps.logGroup ??
-      new logs.LogGroup(this, 'FunctionLogs', { retention: logs.RetentionDays.ONE_MONTH });
+  /** The stream's IncomingRecords: records producers put (Sum). */
+  public metricIncomingRecords(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.stream.metricIncomingRecords({ statistic: cloudwatch.Stats.SUM, period: Duration.minutes(5), ...props });
+  }
+
+  /** A metric of the event source mapping (`AWS/Lambda`, dimension `EventSourceMappingUUID`), Sum. */
+  public metricEventSourceMapping(metricName: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return new cloudwatch.Metric({
+      namespace: 'AWS/Lambda',
+      metricName,
+      dimensionsMap: { EventSourceMappingUUID: this.eventSourceMappingId },
+      statistic: cloudwatch.Stats.SUM,
+      period: Duration.minutes(5),
+      ...props,
+    });
+  }
+
+  /**
+   * Records the mapping discarded with no on-failure record: retries or
+   * maxRecordAge exhausted without a destination, or delivery to it failed (Sum).
+   */
+  public metricDroppedEvents(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metricEventSourceMapping('DroppedEventCount', props);
+  }
+
+  /** Records the mapping discarded and named in an on-failure record (Sum). */
+  public metricOnFailureDeliveredEvents(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metricEventSourceMapping('OnFailureDestinationDeliveredEventCount', props);
+  }
+
+  /** Records the mapping's filters dropped (Sum). */
+  public metricFilteredOutEvents(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metricEventSourceMapping('FilteredOutEventCount', props);
+  }
+
+  /** Records the mapping invoked the function with, retries counted again (Sum). */
+  public metricInvokedEvents(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metricEventSourceMapping('InvokedEventCount', props);
+  }
+
+  /** Records the mapping read from the stream (Sum); 0 for an empty poll. */
+  public metricPolledEvents(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metricEventSourceMapping('PolledEventCount', props);
+  }
+
+  /** Lambda's DestinationDeliveryFailures for the function: on-failure records it could not deliver (Sum). */
+  public metricDestinationDeliveryFailures(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.function.metric('DestinationDeliveryFailures', {
+      statistic: cloudwatch.Stats.SUM,
+      period: Duration.minutes(5),
+      ...props,
+    });
+  }
+
+  private buildFunction(functionProps: nodejs.NodejsFunctionProps, logKey?: kms.IKey): lambda.Function {
+    const logGroup = functionProps.logGroup ?? this.buildLogGroup(logKey);
+    if (!functionProps.logGroup) this.ownLogGroup = logGroup;
     // Instead of AWSLambdaBasicExecutionRole (logs:* on every log group): write to this log group only.
     let role = functionProps.role;
     if (!role) {
@@ -440,61 +579,29 @@ export class KclConsumer extends Construct implements IKclConsumerMetrics {
     });
   }
 
-  private onFailureDestination(onFailure: OnFailureDestination | false | undefined): {
-    destination?: lambda.IEventSourceDlq;
-    queue?: sqs.IQueue;
-  } {
-    if (onFailure === false) return {};
-    if (onFailure === undefined) {
-      const queue = new sqs.Queue(this, 'OnFailureQueue', {
-        encryption: sqs.QueueEncryption.KMS_MANAGED,
-        enforceSSL: true,
-        retentionPeriod: Duration.days(14),
-      });
-      return { destination: new eventSources.SqsDlq(queue), queue };
-    }
-    if ('queueArn' in onFailure) return { destination: new eventSources.SqsDlq(onFailure), queue: onFailure };
-    if ('topicArn' in onFailure) return { destination: new eventSources.SnsDlq(onFailure) };
-    return { destination: new eventSources.S3OnFailureDestination(onFailure) };
-  }
-
-  private createAlarms(maxRecordAge: Duration): void {
-    // Fire while there is time to act: before half the retention is gone, and
-    // before Lambda starts discarding records at maxRecordAge.
-    const iteratorAgeThreshold = Math.min(
-      this.streamRetentionPeriod.toMilliseconds() / 2,
-      Math.floor((maxRecordAge.toMilliseconds() * 2) / 3),
-    );
-    this.alarms.push(
-      this.metricIteratorAge().createAlarm(this, 'IteratorAgeAlarm', {
-        alarmDescription: `${this.applicationName}: records are ${Duration.millis(iteratorAgeThreshold).toHumanString()} old; the stream keeps them ${this.streamRetentionPeriod.toHumanString()} and Lambda discards them at ${maxRecordAge.toHumanString()}.`,
-        threshold: iteratorAgeThreshold,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        evaluationPeriods: 1,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      }),
-    );
-    this.alarms.push(
-      this.metricErrors().createAlarm(this, 'ErrorsAlarm', {
-        alarmDescription: `${this.applicationName}: the function threw or timed out; Lambda retries the batch.`,
-        threshold: 1,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        evaluationPeriods: 1,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      }),
-    );
-    const queueDepth = this.metricOnFailureQueueDepth();
-    if (queueDepth) {
-      this.alarms.push(
-        queueDepth.createAlarm(this, 'OnFailureQueueAlarm', {
-          alarmDescription: `${this.applicationName}: Lambda discarded records; the queue names their shard and sequence numbers.`,
-          threshold: 0,
-          comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-          evaluationPeriods: 1,
-          treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+  private buildLogGroup(key?: kms.IKey): logs.LogGroup {
+    if (key) {
+      // CloudWatch Logs encrypts with the key only if the key policy lets it (a no-op for an imported key).
+      const stack = Stack.of(this);
+      key.addToResourcePolicy(
+        new iam.PolicyStatement({
+          principals: [new iam.ServicePrincipal(`logs.${stack.region}.amazonaws.com`)],
+          actions: ['kms:Encrypt*', 'kms:Decrypt*', 'kms:ReEncrypt*', 'kms:GenerateDataKey*', 'kms:Describe*'],
+          resources: ['*'],
+          conditions: {
+            ArnLike: {
+              'kms:EncryptionContext:aws:logs:arn': stack.formatArn({
+                service: 'logs',
+                resource: 'log-group',
+                resourceName: '*',
+                arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+              }),
+            },
+          },
         }),
       );
     }
+    return new logs.LogGroup(this, 'FunctionLogs', { retention: logs.RetentionDays.ONE_MONTH, encryptionKey: key });
   }
 }
 
@@ -530,6 +637,15 @@ function validateProps(path: string, props: KclConsumerProps): void {
   if (!props.function && !props.functionProps) {
     fail('give `function` (an existing lambda.Function) or `functionProps` (with at least `entry`).');
   }
+  if (props.checkpointTableDeletionProtection !== undefined && props.checkpointTable) {
+    fail('`checkpointTableDeletionProtection` applies to the table the construct creates; set it on the given `checkpointTable` instead.');
+  }
+  if (props.logGroupEncryptionKey && (props.function || props.functionProps?.logGroup)) {
+    fail(
+      '`logGroupEncryptionKey` encrypts the log group the construct creates; with a given `function` or ' +
+        '`functionProps.logGroup`, encrypt that log group instead.',
+    );
+  }
   const parallelization = props.parallelizationFactor;
   if (parallelization !== undefined && !Token.isUnresolved(parallelization) && parallelization !== 1) {
     fail(
@@ -552,10 +668,9 @@ function validateProps(path: string, props: KclConsumerProps): void {
   }
   const retries = props.retryAttempts;
   if (retries !== undefined && !Token.isUnresolved(retries)) {
-    if (!Number.isInteger(retries) || retries < 0 || retries > 10_000) {
+    if (!Number.isInteger(retries) || retries < -1 || retries > 10_000) {
       fail(
-        `retryAttempts must be a whole number from 0 to 10000 (got ${retries}); infinite retries (-1) ` +
-          'would block the shard until its records expire, then lose them without an on-failure record.',
+        `retryAttempts must be a whole number from 0 to 10000, or -1 to retry until maxRecordAge (got ${retries}).`,
       );
     }
   }
@@ -577,5 +692,20 @@ function validateProps(path: string, props: KclConsumerProps): void {
   }
   if (props.leaseKeys !== undefined && !Object.values(LeaseKeys).includes(props.leaseKeys)) {
     fail(`leaseKeys must be LeaseKeys.SHARD_ID or LeaseKeys.MULTI_STREAM (got ${JSON.stringify(props.leaseKeys)}).`);
+  }
+}
+
+/**
+ * A record that outlives the stream's retention before it reaches maxRecordAge
+ * expires unseen: Lambda sends no on-failure record and counts no discard.
+ */
+function validateRecordAge(path: string, maxRecordAge: Duration, retention: Duration, givenStream: boolean): void {
+  if (maxRecordAge.toSeconds() >= retention.toSeconds()) {
+    throw new Error(
+      `KclConsumer ${path}: maxRecordAge (${maxRecordAge.toHumanString()}) must be below the stream retention ` +
+        `(${retention.toHumanString()}): records would expire from the stream before Lambda discards them, with no ` +
+        'on-failure record and no discard metric.' +
+        (givenStream ? ' If the given stream keeps records longer, say so with streamRetentionPeriod.' : ''),
+    );
   }
 }

@@ -16,8 +16,8 @@ const HEIGHT = 6;
 
 /**
  * One page for a KCL consumer on Lambda: the runtime's per-application
- * metrics (the KCL worker's view) beside Lambda's IteratorAge and Errors and
- * the on-failure queue depth.
+ * metrics (the KCL worker's view) beside Lambda's IteratorAge and Errors, the
+ * on-failure queue depth, the mapping's discards and the stream's arrivals.
  */
 export class KclDashboard extends Construct {
   public readonly dashboard: cloudwatch.Dashboard;
@@ -69,6 +69,14 @@ export class KclDashboard extends Construct {
             width: WIDTH,
             height: HEIGHT,
           }),
+    );
+    this.dashboard.addWidgets(
+      graph('Discards (records Lambda gave up on)', [
+        consumer.metricOnFailureDeliveredEvents(),
+        consumer.metricDroppedEvents(),
+        consumer.metricDestinationDeliveryFailures(),
+      ]),
+      graph('Arrivals and polling', [consumer.metricIncomingRecords(), consumer.metricPolledEvents()]),
     );
     if (consumer.alarms.length > 0) {
       this.dashboard.addWidgets(

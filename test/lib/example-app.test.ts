@@ -2,9 +2,12 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { Validations, type App, type Stack } from 'aws-cdk-lib';
 import type { CloudAssembly } from 'aws-cdk-lib/cx-api';
-import { AwsSolutionsChecks } from 'cdk-nag';
+import { AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks, PCIDSS321Checks, ServerlessChecks } from 'cdk-nag';
 import { createExampleApp } from '../../bin/app';
 import type { KclConsumer } from '../../lib';
+
+const byPathAndId = (a: { path: string; id: string }, b: { path: string; id: string }) =>
+  `${a.path} ${a.id}`.localeCompare(`${b.path} ${b.id}`);
 
 /** Asset hashes change with every edit to lambda/ or examples/; the snapshot should not. */
 function normalizeAssetHashes(template: unknown): unknown {
@@ -73,10 +76,24 @@ describe('example app (bin/app.ts)', () => {
     expect(assembly.manifest.missing ?? []).toEqual([]);
   });
 
-  test('cdk-nag AwsSolutions finds nothing left unacknowledged', () => {
-    const report = new AwsSolutionsChecks(app).validateScope(app);
+  test.each([
+    ['AwsSolutions', (a: App) => new AwsSolutionsChecks(a)],
+    ['Serverless', (a: App) => new ServerlessChecks(a)],
+    ['NIST 800-53 R5', (a: App) => new NIST80053R5Checks(a)],
+    ['HIPAA Security', (a: App) => new HIPAASecurityChecks(a)],
+    ['PCI DSS 3.2.1', (a: App) => new PCIDSS321Checks(a)],
+  ])('cdk-nag %s finds nothing left unacknowledged', (_name, pack) => {
+    const report = pack(app).validateScope(app);
     expect(report.violations).toEqual([]);
     expect(report.success).toBe(true);
+  });
+
+  test('every alarm notifies the example topic', () => {
+    const topics = Object.keys(template.Resources).filter((id) => template.Resources[id].Type === 'AWS::SNS::Topic');
+    expect(topics).toHaveLength(1);
+    const alarms = Object.values(template.Resources).filter((r) => r.Type === 'AWS::CloudWatch::Alarm');
+    expect(alarms).toHaveLength(consumer.alarms.length);
+    for (const alarm of alarms) expect(alarm.Properties.AlarmActions).toEqual([{ Ref: topics[0] }]);
   });
 
   test('the acknowledgements are exactly the justified list, each with a reason', () => {
@@ -94,9 +111,33 @@ describe('example app (bin/app.ts)', () => {
             })),
           ),
       );
-    expect(acknowledgements.map(({ path: at, id }) => ({ path: at, id }))).toEqual([
-      { path: consumer.onFailureQueue!.node.path, id: 'AwsSolutions-SQS3' },
-    ]);
+    // All inside the construct (none in the app), each on a resource the construct created.
+    const own = (construct: { node: { path: string } }) => construct.node.path;
+    const expected = [
+      ...['AwsSolutions-SQS3', 'Serverless-SQSRedrivePolicy'].map((id) => ({ path: own(consumer.onFailureQueue!), id })),
+      ...[
+        'Serverless-LambdaDLQ',
+        'NIST.800.53.R5-LambdaDLQ',
+        'HIPAA.Security-LambdaDLQ',
+        'Serverless-LambdaTracing',
+        'NIST.800.53.R5-LambdaConcurrency',
+        'HIPAA.Security-LambdaConcurrency',
+        'NIST.800.53.R5-LambdaInsideVPC',
+        'HIPAA.Security-LambdaInsideVPC',
+        'PCI.DSS.321-LambdaInsideVPC',
+      ].map((id) => ({ path: own(consumer.function), id })),
+      ...['NIST.800.53.R5-IAMNoInlinePolicy', 'HIPAA.Security-IAMNoInlinePolicy', 'PCI.DSS.321-IAMNoInlinePolicy'].map(
+        (id) => ({ path: own(consumer.function.role!), id }),
+      ),
+      ...[
+        'NIST.800.53.R5-CloudWatchLogGroupEncrypted',
+        'HIPAA.Security-CloudWatchLogGroupEncrypted',
+        'PCI.DSS.321-CloudWatchLogGroupEncrypted',
+      ].map((id) => ({ path: `${consumer.node.path}/FunctionLogs`, id })),
+    ];
+    expect(acknowledgements.map(({ path: at, id }) => ({ path: at, id })).sort(byPathAndId)).toEqual(
+      expected.sort(byPathAndId),
+    );
     for (const { reason } of acknowledgements) expect(reason.length).toBeGreaterThan(40);
   });
 });

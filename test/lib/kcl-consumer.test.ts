@@ -7,9 +7,7 @@ import * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
-import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sns from 'aws-cdk-lib/aws-sns';
-import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { KclConsumer, type KclConsumerProps, LeaseKeys } from '../../lib';
 import {
   appWithoutBundling,
@@ -22,18 +20,16 @@ import {
   type Synthesized,
 } from './kcl-consumer-helpers';
 
+// What Lambda documents for a Kinesis mapping; no ListStreams, and no fan-out actions on the stream.
 const KINESIS_READ_ACTIONS = [
+  'kinesis:DescribeStream',
   'kinesis:DescribeStreamSummary',
   'kinesis:GetRecords',
   'kinesis:GetShardIterator',
   'kinesis:ListShards',
-  'kinesis:SubscribeToShard',
-  'kinesis:DescribeStream',
-  'kinesis:ListStreams',
-  'kinesis:DescribeStreamConsumer',
 ];
 const CHECKPOINT_ACTIONS = ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'];
-const SQS_SEND_ACTIONS = ['sqs:SendMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl'];
+const SQS_SEND_ACTIONS = 'sqs:SendMessage';
 
 describe('KclConsumer defaults', () => {
   let synthesized: Synthesized;
@@ -135,7 +131,7 @@ describe('KclConsumer defaults', () => {
     expect(consumer.metricsNamespace).toBe('KclLambda');
   });
 
-  test('maps the stream with partial batch failures, TRIM_HORIZON and bounded retries and age', () => {
+  test('maps the stream with partial batch failures, TRIM_HORIZON, bounded retries and age, and EventCount metrics', () => {
     const { stack, consumer, template } = synthesized;
     template.resourceCountIs('AWS::Lambda::EventSourceMapping', 1);
     const mappings = template.findResources('AWS::Lambda::EventSourceMapping');
@@ -151,6 +147,7 @@ describe('KclConsumer defaults', () => {
       ParallelizationFactor: 1,
       BisectBatchOnFunctionError: false,
       DestinationConfig: { OnFailure: { Destination: getAtt(stack, consumer.onFailureQueue!, 'Arn') } },
+      MetricsConfig: { Metrics: ['EventCount'] },
     });
     expect(stack.resolve(consumer.eventSourceMappingId)).toEqual({
       Ref: Object.keys(mappings)[0],
@@ -179,33 +176,18 @@ describe('KclConsumer defaults', () => {
     });
   });
 
-  test('alarms on iterator age at half the retention, on errors and on the on-failure queue', () => {
-    const { stack, consumer, template } = synthesized;
-    template.resourceCountIs('AWS::CloudWatch::Alarm', 3);
-    expect(consumer.alarms).toHaveLength(3);
+  test('alarms on iterator age, errors, records failed, every discard and a stall; none notifies without alarmAction', () => {
+    const { consumer, template } = synthesized;
+    // Kept narrow here; test/lib/kcl-consumer-alarms.test.ts checks each alarm's properties.
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 7);
+    expect(consumer.alarms).toHaveLength(7);
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       Namespace: 'AWS/Lambda',
       MetricName: 'IteratorAge',
-      Statistic: 'Maximum',
       Threshold: 12 * 3600 * 1000,
-      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
-      Dimensions: [{ Name: 'FunctionName', Value: ref(stack, consumer.function) }],
     });
-    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
-      Namespace: 'AWS/Lambda',
-      MetricName: 'Errors',
-      Statistic: 'Sum',
-      Threshold: 1,
-      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
-    });
-    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
-      Namespace: 'AWS/SQS',
-      MetricName: 'ApproximateNumberOfMessagesVisible',
-      Statistic: 'Maximum',
-      Threshold: 0,
-      ComparisonOperator: 'GreaterThanThreshold',
-      Dimensions: [{ Name: 'QueueName', Value: getAtt(stack, consumer.onFailureQueue!, 'QueueName') }],
-    });
+    // The queue-depth alarm stayed in ALARM while messages sat unread; discards are counted instead.
+    template.resourcePropertiesCountIs('AWS::CloudWatch::Alarm', { Namespace: 'AWS/SQS' }, 0);
     for (const alarm of Object.values(template.findResources('AWS::CloudWatch::Alarm'))) {
       expect(alarm.Properties.AlarmActions).toBeUndefined();
     }
@@ -327,6 +309,10 @@ describe('KclConsumer stream overrides', () => {
       Resource: getAtt(stack, consumer.streamConsumer!, 'ConsumerARN'),
     });
     expect(statements).toHaveLength(5);
+    // The mapping keeps the logical id CDK's KinesisConsumerEventSource gave it.
+    expect(Object.keys(template.findResources('AWS::Lambda::EventSourceMapping'))[0]).toMatch(
+      /^ConsumerFunctionKinesisConsumerEventSource/,
+    );
   });
 });
 
@@ -509,62 +495,7 @@ describe('KclConsumer event source overrides', () => {
       Environment: { Variables: Match.objectLike({ KCL_STARTING_POSITION: 'LATEST' }) },
     });
   });
-
-  test('onFailure: a given queue is the destination, alarmed, and no queue is created', () => {
-    const synthesized = synthesizeConsumer((stack) => ({
-      onFailure: new sqs.Queue(stack, 'OwnQueue', { enforceSSL: true }),
-    }));
-    const { stack, consumer, template } = synthesized;
-    const queue = stack.node.findChild('OwnQueue') as sqs.Queue;
-    expect(consumer.onFailureQueue).toBe(queue);
-    template.resourceCountIs('AWS::SQS::Queue', 1);
-    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
-      DestinationConfig: { OnFailure: { Destination: getAtt(stack, queue, 'Arn') } },
-    });
-    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
-      Namespace: 'AWS/SQS',
-      Dimensions: [{ Name: 'QueueName', Value: getAtt(stack, queue, 'QueueName') }],
-    });
-    expect(functionPolicyStatements(synthesized)).toContainEqual({
-      Action: SQS_SEND_ACTIONS,
-      Effect: 'Allow',
-      Resource: getAtt(stack, queue, 'Arn'),
-    });
-  });
-
-  test('onFailure: a topic is the destination with sns:Publish; no queue, no queue alarm', () => {
-    const synthesized = synthesizeConsumer((stack) => ({ onFailure: new sns.Topic(stack, 'Failures') }));
-    const { stack, consumer, template } = synthesized;
-    const topic = stack.node.findChild('Failures');
-    expect(consumer.onFailureQueue).toBeUndefined();
-    template.resourceCountIs('AWS::SQS::Queue', 0);
-    template.resourceCountIs('AWS::CloudWatch::Alarm', 2);
-    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
-      DestinationConfig: { OnFailure: { Destination: ref(stack, topic) } },
-    });
-    expect(functionPolicyStatements(synthesized)).toContainEqual({
-      Action: 'sns:Publish',
-      Effect: 'Allow',
-      Resource: ref(stack, topic),
-    });
-  });
-
-  test('onFailure: a bucket is the destination', () => {
-    const { stack, template } = synthesizeConsumer((stack) => ({ onFailure: new s3.Bucket(stack, 'Failures') }));
-    template.resourceCountIs('AWS::SQS::Queue', 0);
-    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
-      DestinationConfig: { OnFailure: { Destination: getAtt(stack, stack.node.findChild('Failures'), 'Arn') } },
-    });
-  });
-
-  test('onFailure: false means no destination, no queue and no queue alarm', () => {
-    const synthesized = synthesizeConsumer(() => ({ onFailure: false }));
-    const { template } = synthesized;
-    template.resourceCountIs('AWS::SQS::Queue', 0);
-    template.resourceCountIs('AWS::CloudWatch::Alarm', 2);
-    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', { DestinationConfig: Match.absent() });
-    expect(JSON.stringify(functionPolicyStatements(synthesized))).not.toContain('sqs:');
-  });
+  // Every on-failure destination type: test/lib/on-failure-destination.test.ts.
 });
 
 describe('KclConsumer alarm overrides', () => {
@@ -581,7 +512,7 @@ describe('KclConsumer alarm overrides', () => {
     }));
     const topic = ref(stack, stack.node.findChild('Oncall'));
     const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm'));
-    expect(alarms).toHaveLength(4);
+    expect(alarms).toHaveLength(8);
     for (const alarm of alarms) expect(alarm.Properties.AlarmActions).toEqual([topic]);
   });
 });
@@ -629,8 +560,24 @@ describe('KclConsumer validation', () => {
     expect(() => new KclConsumer(stack, 'Consumer', {})).toThrow(/give `function` .* or `functionProps`/);
   });
 
-  test('infinite retries are refused', () => {
-    expect(construct({ retryAttempts: -1 })).toThrow(/retryAttempts must be a whole number from 0 to 10000 \(got -1\)/);
+  test.each([-2, 10_001, 1.5])('retryAttempts %p is refused', (retryAttempts) => {
+    expect(construct({ retryAttempts })).toThrow(
+      `retryAttempts must be a whole number from 0 to 10000, or -1 to retry until maxRecordAge (got ${retryAttempts})`,
+    );
+  });
+
+  test('maxRecordAge at or above the stream retention is refused: records would expire unrecorded', () => {
+    expect(construct({ maxRecordAge: Duration.hours(24) })).toThrow(
+      /maxRecordAge \(1 day\) must be below the stream retention \(1 day\).*no on-failure record/,
+    );
+    expect(
+      construct({ maxRecordAge: Duration.days(3) }, (stack) => ({ stream: new kinesis.Stream(stack, 'S') })),
+    ).toThrow(/say so with streamRetentionPeriod/);
+    expect(
+      construct({ maxRecordAge: Duration.days(3), streamRetentionPeriod: Duration.days(7) }, (stack) => ({
+        stream: new kinesis.Stream(stack, 'S', { retentionPeriod: Duration.days(7) }),
+      })),
+    ).not.toThrow();
   });
 
   test.each([Duration.seconds(30), Duration.days(8)])('maxRecordAge %s is refused', (maxRecordAge) => {
@@ -646,6 +593,17 @@ describe('KclConsumer validation', () => {
       /AT_TIMESTAMP needs startingPositionTimestamp/,
     );
     expect(construct({ startingPositionTimestamp: new Date() })).toThrow(/only used with startingPosition AT_TIMESTAMP/);
+  });
+
+  test('checkpointTableDeletionProtection with a given table, and logGroupEncryptionKey without a log group of its own, are refused', () => {
+    expect(
+      construct({ checkpointTableDeletionProtection: false }, (stack) => ({
+        checkpointTable: dynamodb.TableV2.fromTableName(stack, 'T', 'kcl-app'),
+      })),
+    ).toThrow(/`checkpointTableDeletionProtection` applies to the table the construct creates/);
+    expect(construct({}, (stack) => ({ logGroupEncryptionKey: new kms.Key(stack, 'K') }))).toThrow(
+      /`logGroupEncryptionKey` encrypts the log group the construct creates/,
+    );
   });
 
   test('streamRetentionPeriod without a given stream is refused', () => {
@@ -675,5 +633,68 @@ describe('KclConsumer in a VPC and with filters', () => {
     Annotations.fromStack(stack).hasWarning('*', Match.stringLikeRegexp('never counts as drained'));
     const { stack: plain } = synthesizeConsumer();
     Annotations.fromStack(plain).hasNoWarning('*', Match.anyValue());
+  });
+});
+
+describe('KclConsumer safer defaults and their opt-outs', () => {
+  test('deletion protection is on for the checkpoint table by default: RETAIN guards only CloudFormation deletes', () => {
+    const { template } = synthesizeConsumer();
+    template.hasResourceProperties('AWS::DynamoDB::GlobalTable', {
+      Replicas: [Match.objectLike({ DeletionProtectionEnabled: true })],
+    });
+  });
+
+  test('checkpointTableDeletionProtection: false turns deletion protection off (RETAIN stays)', () => {
+    const { template } = synthesizeConsumer(() => ({ checkpointTableDeletionProtection: false }));
+    template.hasResource('AWS::DynamoDB::GlobalTable', {
+      Properties: { Replicas: [Match.objectLike({ DeletionProtectionEnabled: false })] },
+      DeletionPolicy: 'Retain',
+    });
+  });
+
+  test('retryAttempts -1 reaches the mapping as -1, bounded by the default maxRecordAge', () => {
+    const { template } = synthesizeConsumer(() => ({ retryAttempts: -1 }));
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      MaximumRetryAttempts: -1,
+      MaximumRecordAgeInSeconds: 18 * 3600,
+    });
+  });
+
+  test('logGroupEncryptionKey encrypts the log group and lets CloudWatch Logs use the key', () => {
+    const { stack, consumer, template } = synthesizeConsumer((s) => ({
+      logGroupEncryptionKey: new kms.Key(s, 'LogKey'),
+    }));
+    const key = stack.node.findChild('LogKey');
+    template.hasResourceProperties('AWS::Logs::LogGroup', { KmsKeyId: getAtt(stack, key, 'Arn'), RetentionInDays: 30 });
+    template.hasResourceProperties('AWS::KMS::Key', {
+      KeyPolicy: {
+        Statement: Match.arrayWith([
+          {
+            Action: ['kms:Encrypt*', 'kms:Decrypt*', 'kms:ReEncrypt*', 'kms:GenerateDataKey*', 'kms:Describe*'],
+            Effect: 'Allow',
+            Principal: { Service: { 'Fn::Join': ['', ['logs.', { Ref: 'AWS::Region' }, '.amazonaws.com']] } },
+            Resource: '*',
+            Condition: {
+              ArnLike: {
+                'kms:EncryptionContext:aws:logs:arn': {
+                  'Fn::Join': [
+                    '',
+                    ['arn:', { Ref: 'AWS::Partition' }, ':logs:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, ':log-group:*'],
+                  ],
+                },
+              },
+            },
+          },
+        ]),
+      },
+    });
+    expect(consumer.function.role).toBeDefined();
+  });
+
+  test('no destination and no alarms: a synth warning that discards would go unnamed and unnoticed', () => {
+    const { stack } = synthesizeConsumer(() => ({ onFailure: false, alarms: false }));
+    Annotations.fromStack(stack).hasWarning('*', Match.stringLikeRegexp('nothing names them and nothing notifies'));
+    const { stack: withAlarms } = synthesizeConsumer(() => ({ onFailure: false }));
+    Annotations.fromStack(withAlarms).hasNoWarning('*', Match.anyValue());
   });
 });

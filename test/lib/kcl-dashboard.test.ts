@@ -60,11 +60,28 @@ describe('KclConsumer dashboard', () => {
     expect((lag!.properties.metrics as unknown[][]).map((m) => m[1])).toEqual(['MillisBehindLatest', 'IteratorAge']);
   });
 
-  test('shows the state of all four alarms', () => {
+  test('shows the state of all eight alarms', () => {
     const body = dashboardBody(synthesized.template);
     const alarmWidget = body.widgets.find((w) => w.type === 'alarm');
-    expect(alarmWidget!.properties.alarms).toHaveLength(4);
+    expect(alarmWidget!.properties.alarms).toHaveLength(8);
     expect(synthesized.consumer.dashboard).toBeDefined();
+  });
+
+  test("graphs the mapping's discards and the stream's arrivals beside the mapping's polls", () => {
+    const body = dashboardBody(synthesized.template);
+    const widget = (prefix: string) =>
+      (body.widgets.find((w) => w.properties.title?.startsWith(prefix))!.properties.metrics as unknown[][]).map(
+        (m) => [m[0], m[1], m[2]],
+      );
+    expect(widget('Discards')).toEqual([
+      ['AWS/Lambda', 'OnFailureDestinationDeliveredEventCount', 'EventSourceMappingUUID'],
+      ['AWS/Lambda', 'DroppedEventCount', 'EventSourceMappingUUID'],
+      ['AWS/Lambda', 'DestinationDeliveryFailures', 'FunctionName'],
+    ]);
+    expect(widget('Arrivals')).toEqual([
+      ['AWS/Kinesis', 'IncomingRecords', 'StreamName'],
+      ['AWS/Lambda', 'PolledEventCount', 'EventSourceMappingUUID'],
+    ]);
   });
 
   test('alarms on MillisBehindLatest (Maximum) in the namespace, for the application', () => {
