@@ -305,39 +305,57 @@ async function readShard(kinesis: KinesisClient, streamName: string, shardId: st
 }
 
 /**
- * The example stack (bin/app.ts) without cdk-nag, whose v3 needs aws-cdk-lib 2.257 or
- * later: the construct's own floor is lower, and this is what it is tested with.
+ * The example stack (bin/app.ts without cdk-nag, whose v3 needs aws-cdk-lib 2.257 or
+ * later), importing the installed package, in an app that has only that aws-cdk-lib.
  */
 const FLOOR_APP = `import * as path from 'node:path';
 import { App, Duration, Stack } from 'aws-cdk-lib';
-import { KclConsumer } from './lib';
+import { KclConsumer } from 'kcl-lambda';
 
 const app = new App();
 const stack = new Stack(app, 'KclLambdaExample');
 new KclConsumer(stack, 'Consumer', {
-  functionProps: { entry: path.join(__dirname, 'examples', 'handler.ts') },
+  functionProps: { entry: path.join(__dirname, 'handler.ts') },
   dashboard: true,
   millisBehindLatestAlarm: Duration.minutes(10),
 });
 app.synth();
 `;
 
-/** The aws-cdk-lib floor: a clean clone synthesizes the example stack with that version. */
+const FLOOR_HANDLER = `import { withRecordHandler } from 'kcl-lambda/lambda';
+export const handler = withRecordHandler(async (record) => { JSON.parse(record.data.toString('utf8')); });
+`;
+
+/**
+ * The aws-cdk-lib floor: a fresh app with exactly that aws-cdk-lib (resolved afresh,
+ * as a user's app would, not laid over this repository's lockfile) installs the
+ * package packed from a clean clone and synthesizes the example stack, bundled.
+ */
 async function cdkFloor(version: string, keep: boolean): Promise<void> {
   const work = mkdtempSync(join(tmpdir(), 'kcl-cdk-floor-'));
   process.stdout.write(`Working in ${work}\n`);
   let ok = false;
   try {
-    const clone = await step('a clean clone with its dependencies (git clone, npm ci)', () => cleanClone(work));
-    await step(`install aws-cdk-lib@${version} into the clone`, () => {
-      sh(`npm install --no-save ${NPM_FLAGS} aws-cdk-lib@${version}`, clone);
-      const installed = (JSON.parse(readFileSync(join(clone, 'node_modules', 'aws-cdk-lib', 'package.json'), 'utf8')) as { version: string }).version;
+    const tarball = await step('pack the library from a clean clone (git clone, npm ci, npm pack)', () => {
+      const clone = cleanClone(work);
+      const packed = JSON.parse(sh(`npm pack --json --pack-destination ${JSON.stringify(work)}`, clone)) as { filename: string }[];
+      return join(work, packed[0].filename);
+    });
+    const app = join(work, 'floor-app');
+    await step(`a fresh app with aws-cdk-lib@${version} and the tarball`, () => {
+      mkdirSync(app, { recursive: true });
+      writeFileSync(join(app, 'package.json'), '{"name":"floor-app","version":"0.1.0","private":true}\n');
+      writeFileSync(join(app, 'app.ts'), FLOOR_APP);
+      writeFileSync(join(app, 'handler.ts'), FLOOR_HANDLER);
+      const pin = (name: string) => `${name}@${JSON.stringify(REPO_PACKAGE.devDependencies[name])}`;
+      sh(`npm install ${NPM_FLAGS} aws-cdk-lib@${version} ${pin('constructs')} ${pin('esbuild')} ${pin('tsx')} ${pin('aws-cdk')}`, app);
+      sh(`npm install ${NPM_FLAGS} ${JSON.stringify(tarball)} @aws-sdk/client-dynamodb @aws-sdk/client-kinesis`, app);
+      const installed = (JSON.parse(readFileSync(join(app, 'node_modules', 'aws-cdk-lib', 'package.json'), 'utf8')) as { version: string }).version;
       check(installed === version, `installed aws-cdk-lib ${installed}, not ${version}`);
     });
     await step(`synthesize the example stack (KclConsumer with dashboard and alarms, bundled) with aws-cdk-lib@${version}`, () => {
-      writeFileSync(join(clone, 'floor-app.ts'), FLOOR_APP);
-      sh('npx cdk synth --quiet --app "npx tsx floor-app.ts"', clone);
-      const templateFile = join(clone, 'cdk.out', 'KclLambdaExample.template.json');
+      sh('npx cdk synth --quiet --app "npx tsx app.ts"', app);
+      const templateFile = join(app, 'cdk.out', 'KclLambdaExample.template.json');
       check(existsSync(templateFile), 'no KclLambdaExample template');
       const settings = settingsFromTemplateFile(templateFile);
       check(settings.reportBatchItemFailures && settings.environment.KCL_APPLICATION_NAME, 'the template lacks the mapping or the function environment');
