@@ -29,6 +29,7 @@ export function synthesizeApp(command: string, options: { cwd?: string; context?
       env: { ...process.env, CDK_OUTDIR: outdir, CDK_CONTEXT_JSON: JSON.stringify(context) },
       stdio: ['ignore', 'ignore', 'pipe'],
       encoding: 'utf8',
+      maxBuffer: 64 * 1024 * 1024,
     });
   } catch (error) {
     const stderr = String((error as { stderr?: unknown }).stderr ?? '').trim();

@@ -61,6 +61,13 @@ test('--app with a command synthesizes the app; a construct path with the stack 
   expect(seen()?.applicationName).toBe('orders-app');
 }, 120_000);
 
+test('--template reads one synthesized template; its path metadata names the consumers', async () => {
+  const template = join(assembly, 'Shop.template.json');
+  const code = await localCommand.run(['--handler', recordingHandler, '--template', template, '--consumer', 'Orders', '--records', '20']);
+  expect({ code, errors: code === 0 ? [] : errors }).toEqual({ code: 0, errors: [] });
+  expect(logs.join('\n')).toContain(`Event source mapping (Shop/Orders, template ${template}): batch size 50`);
+});
+
 test('several consumers and no --consumer: one error that lists them', async () => {
   await expect(localCommand.run(['--handler', recordingHandler, '--app', assembly])).resolves.toBe(1);
   expect(errors.join('\n')).toBe(
