@@ -7,8 +7,6 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Context } from 'aws-lambda';
 import { TimeoutGuard } from '../lifecycle/timeout-guard';
 
-const NEVER: Promise<never> = new Promise<never>(() => undefined);
-
 export class InvocationDeadlines {
   private readonly current = new AsyncLocalStorage<TimeoutGuard>();
 
@@ -24,8 +22,11 @@ export class InvocationDeadlines {
     }
   }
 
-  /** Resolves at the current invocation's last moment; never, outside an invocation or without a clock. */
-  reached(): Promise<unknown> {
-    return this.current.getStore()?.lastCall ?? NEVER;
+  /**
+   * Resolves at the current invocation's last moment; undefined outside an invocation or
+   * without a clock (nothing to wait for, and nothing to hold reactions forever).
+   */
+  reached(): Promise<unknown> | undefined {
+    return this.current.getStore()?.lastCall;
   }
 }

@@ -138,7 +138,8 @@ export class MultiLangRecordProcessor implements RecordProcessor {
    */
   async shutdownRequested({ checkpointer }: ShutdownRequestedInput): Promise<void> {
     try {
-      const finished = await Promise.race([this.inFlight ?? Promise.resolve(true), this.settings.deadlines.reached().then(() => false)]);
+      const deadline = this.settings.deadlines.reached();
+      const finished = await (deadline ? Promise.race([this.inFlight ?? true, deadline.then(() => false)]) : (this.inFlight ?? true));
       if (!finished && !this.failure) {
         this.fail(new MultiLangChildError(this.shardId, 'deadline', "processRecords had no answer before the invocation's deadline; the child was killed"));
       }
@@ -174,8 +175,12 @@ export class MultiLangRecordProcessor implements RecordProcessor {
     this.child = child;
     child.hold(false);
     this.settings.live.add(this);
-    void child.exited.then(() => {
+    void child.exited.then((how) => {
       if (this.child === child) this.settings.live.delete(this);
+      const call = this.active;
+      if (this.child === child && call && !call.answered) {
+        call.reject(new MultiLangChildError(this.shardId, 'exited', `the child ${how} before answering ${call.action}`));
+      }
     });
   }
 
@@ -230,10 +235,9 @@ export class MultiLangRecordProcessor implements RecordProcessor {
       child.hold(true);
       child.send(message);
       for (const request of this.early.splice(0)) this.serve(call, request);
-      void child.exited.then((how) => {
-        if (!call.answered) call.reject(new MultiLangChildError(this.shardId, 'exited', `the child ${how} before answering ${message.action}`));
-      });
-      void this.settings.deadlines.reached().then(() => {
+      // One reaction per call on the invocation's deadline (it goes away with the invocation);
+      // the exit is watched once per child, in start().
+      void this.settings.deadlines.reached()?.then(() => {
         if (call.answered || call.settled) return;
         child.kill();
         call.reject(
