@@ -63,6 +63,8 @@ export class MultiLangRecordProcessor implements RecordProcessor {
   private lastDelivered?: ExtendedSequenceNumber;
   /** Auto mode: the last record of the last batch the child finished, which the engine checkpoints. */
   private covered?: ExtendedSequenceNumber;
+  /** The initialize the child failed, to be tried once more with the next batch. */
+  private initializeFailed?: InitializationInput;
   /** The processRecords in progress: true once it was answered. */
   private inFlight?: Promise<boolean>;
 
@@ -76,18 +78,31 @@ export class MultiLangRecordProcessor implements RecordProcessor {
     return this.child?.hasExited === false ? this.child.pid : undefined;
   }
 
-  async initialize({ extendedSequenceNumber }: InitializationInput): Promise<void> {
+  async initialize(input: InitializationInput): Promise<void> {
     try {
-      this.start();
-      await this.call(initializeMessage(this.shardId, extendedSequenceNumber), ['initialize'], refuse('InvalidStateException', 'initialize has no checkpointer'));
+      await this.startAndInitialize(input);
     } catch (error) {
       // Reported by the next call as a failed batch (a partial response), not as a failed invocation.
       if (!(error instanceof MultiLangChildError)) throw error;
       this.fail(error);
+      this.initializeFailed = input;
     }
   }
 
   async processRecords({ records, checkpointer, millisBehindLatest }: ProcessRecordsInput): Promise<void> {
+    const retry = this.initializeFailed;
+    if (retry && this.failure) {
+      // The child never got past initialize (it hung or died there, and the batch was lost to
+      // that): nothing was processed since, so a new child starts from the same position.
+      this.initializeFailed = undefined;
+      this.failure = undefined;
+      try {
+        await this.startAndInitialize(retry);
+      } catch (error) {
+        if (error instanceof MultiLangChildError) this.fail(error);
+        throw error;
+      }
+    }
     this.assertUsable();
     const last = records[records.length - 1];
     this.lastDelivered = last;
@@ -156,6 +171,11 @@ export class MultiLangRecordProcessor implements RecordProcessor {
     } finally {
       this.stop();
     }
+  }
+
+  private async startAndInitialize({ extendedSequenceNumber }: InitializationInput): Promise<void> {
+    this.start();
+    await this.call(initializeMessage(this.shardId, extendedSequenceNumber), ['initialize'], refuse('InvalidStateException', 'initialize has no checkpointer'));
   }
 
   /** Forwards stderr text still waiting for its newline. */

@@ -169,6 +169,18 @@ describe('a kclpy-style Python processor through withMultiLangProcessor', () => 
     expect(await position()).toEqual([seqs[2], '0']);
   });
 
+  test('a child that hangs in initialize is killed at the deadline; the next batch starts a new child at the same position', async () => {
+    const handler = handlerFor({}, { env: { KCL_FIXTURE_JOURNAL: journal.path, KCL_FIXTURE_HANG_IN_FIRST_INITIALIZE: `${journal.path}.hung` } });
+    expect(failures(await handler(batch(0, 'ok', 'ok'), lambdaContext(2_500)))).toEqual([seqs[0]]);
+    expect(logged("no answer to initialize before the invocation's deadline")).toBe(true);
+    expect(journal.calls()).toEqual(['hangInInitialize']);
+
+    expect(failures(await handler(batch(0, 'ok', 'ok')))).toEqual([]);
+    expect(journal.of('initialize')).toEqual([expect.objectContaining({ sequenceNumber: 'TRIM_HORIZON' })]);
+    expect(journal.pids()).toHaveLength(2);
+    expect(await position()).toEqual([seqs[1], '0']);
+  });
+
   test('a status for the wrong call, after garbage, fails the batch and the child is replaced', async () => {
     const handler = handlerFor();
     expect(failures(await handler(batch(0, 'garbage', 'wrong-status', 'ok')))).toEqual([seqs[0]]);
