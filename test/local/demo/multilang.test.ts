@@ -3,7 +3,7 @@
  * command through withMultiLangProcessor behind the emulated event source mapping,
  * with the deployment's settings, a split midway and the planned failures.
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { SHARD_END } from '../../../lambda/records/sequence-number';
 import { runDemo } from '../../../local/demo/demo';
@@ -31,6 +31,26 @@ describe('the local runner runs a MultiLang processor', () => {
       for (const parent of parents) expect(result.summary.checkpointRows.find((row) => row.leaseKey === parent)?.checkpoint).toBe(SHARD_END);
       expect(journal.of('shardEnded').length).toBeGreaterThan(0);
       journal.expectNoFatal();
+    } finally {
+      delete process.env.KCL_FIXTURE_JOURNAL;
+    }
+  }, 120_000);
+
+  test('a Go-client-style binary (kcl1) through the runner: late checkpoints, shutdown TERMINATE at the split', async () => {
+    const journal = journals.next();
+    const binary = join(journals.dir, 'kcl-go-processor');
+    execFileSync('go', ['build', '-o', binary, join(root, 'test', 'lambda', 'multilang', 'fixtures', 'go-processor', 'main.go')], {
+      env: { ...process.env, CGO_ENABLED: '0', GOCACHE: join(journals.dir, 'gocache'), GOPATH: join(journals.dir, 'gopath') },
+      stdio: 'pipe',
+    });
+    process.env.KCL_FIXTURE_JOURNAL = journal.path;
+    try {
+      const result = await runDemo({ records: 200, shards: 1, multilang: binary, multilangDialect: 'kcl1', settings, progress: false });
+      expect(result.summary.problems).toEqual([]);
+      const seen = new Set(journal.of('processRecords').flatMap((entry) => (entry.records as [string, number, string][]).map(([, , data]) => data)));
+      expect(result.produced.filter((record) => !seen.has(record.payload))).toEqual([]);
+      expect(journal.of('shutdown').map((entry) => entry.reason)).toContain('TERMINATE');
+      expect(journal.of('retryStorm')).toEqual([]);
     } finally {
       delete process.env.KCL_FIXTURE_JOURNAL;
     }
