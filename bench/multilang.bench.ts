@@ -13,7 +13,6 @@
  *
  *   npx tsx bench/multilang.bench.ts
  */
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,9 +23,8 @@ import { MultiLangRecordProcessor, type MultiLangSettings } from '../lambda/mult
 import { NoOpWork, QUIET, SILENT_LOGGER, noOpProcessor, seededInMemoryStore } from './batch-candidates';
 import { BENCH_SHARD_ID, BatchSeries, WORKLOADS, type Workload, kinesisBatch } from './kinesis-workload';
 import { type ReportRow, type ReportSection, runStandalone } from './report';
+import { PYTHON_FIXTURE, buildGoFixture } from '../test/lambda/multilang/multilang-harness';
 
-const FIXTURES = join(__dirname, '..', 'test', 'lambda', 'multilang', 'fixtures');
-const PYTHON_FIXTURE = join(FIXTURES, 'strict_kcl_processor.py');
 
 export interface MultiLangBenchSettings {
   readonly startRuns: number;
@@ -59,15 +57,6 @@ function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const middle = Math.floor(sorted.length / 2);
   return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
-}
-
-function buildGoProcessor(dir: string): string {
-  const binary = join(dir, 'kcl-go-processor');
-  execFileSync('go', ['build', '-o', binary, join(FIXTURES, 'go-processor', 'main.go')], {
-    env: { ...process.env, CGO_ENABLED: '0', GOCACHE: join(dir, 'gocache'), GOPATH: join(dir, 'gopath') },
-    stdio: 'pipe',
-  });
-  return binary;
 }
 
 /** Spawn → initialize answered, then stdin closed and the exit awaited (outside the timing). */
@@ -174,7 +163,7 @@ async function measureRoundTrips(workload: Workload, commands: readonly Command[
 export async function run(settings: MultiLangBenchSettings = DEFAULT_SETTINGS): Promise<ReportSection[]> {
   const dir = mkdtempSync(join(tmpdir(), 'kcl-multilang-bench-'));
   try {
-    const go = buildGoProcessor(dir);
+    const go = buildGoFixture(dir);
     const commands: Command[] = [
       { name: 'python3', command: ['python3', PYTHON_FIXTURE], dialect: 'kcl2' },
       { name: 'python3 -S', command: ['python3', '-S', PYTHON_FIXTURE], dialect: 'kcl2' },

@@ -6,7 +6,6 @@
  * synthesized as an asset (building it needs a Docker daemon, which CI does not have:
  * its Dockerfile is checked as text).
  */
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +13,7 @@ import { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { MultiLangStack } from '../../examples/multilang/multilang-consumers';
+import { buildGoFixture } from '../lambda/multilang/multilang-harness';
 
 const examples = join(__dirname, '..', '..', 'examples', 'multilang');
 
@@ -25,11 +25,7 @@ describe('MultiLang packaging recipes', () => {
 
   beforeAll(() => {
     work = mkdtempSync(join(tmpdir(), 'kcl-multilang-packaging-'));
-    const binary = join(work, 'kcl-processor');
-    execFileSync('go', ['build', '-o', binary, join(__dirname, '..', 'lambda', 'multilang', 'fixtures', 'go-processor', 'main.go')], {
-      env: { ...process.env, CGO_ENABLED: '0', GOOS: 'linux', GOARCH: 'amd64', GOCACHE: join(work, 'gocache'), GOPATH: join(work, 'gopath') },
-      stdio: 'pipe',
-    });
+    const binary = buildGoFixture(work, 'amd64');
     app = new App({ outdir: join(work, 'cdk.out') });
     // amd64: Debian's Go ships its standard library prebuilt for it (arm64 deploys build the same way with GOARCH=arm64).
     stack = new MultiLangStack(app, 'MultiLang', { goBinary: binary, architecture: lambda.Architecture.X86_64 });

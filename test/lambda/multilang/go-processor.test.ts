@@ -5,8 +5,6 @@
  * engine, against dynalite and kinesalite. The fixture is compiled with `go build`
  * into a temporary folder (a static binary, as it would ship in a function's zip).
  */
-import { execFileSync } from 'node:child_process';
-import { join } from 'node:path';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { type KclOptions, type MultiLangProcessorOptions, withMultiLangProcessor } from '../../../lambda';
 import { putRecords, readShardAsEvent, splitShard } from '../../support/kinesis-stream';
@@ -19,7 +17,7 @@ import {
   sequenceNumbers,
   startRuntimeHarness,
 } from '../../support/runtime-harness';
-import { FixtureJournals, type Journal, type JournalEntry, failures, loggedText } from './multilang-harness';
+import { FixtureJournals, type Journal, type JournalEntry, buildGoFixture, failures, loggedText } from './multilang-harness';
 
 describe('a Go-client-style processor (kcl1 dialect) through withMultiLangProcessor', () => {
   let harness: RuntimeHarness;
@@ -33,11 +31,7 @@ describe('a Go-client-style processor (kcl1 dialect) through withMultiLangProces
   const seqs = sequenceNumbers(12);
 
   beforeAll(async () => {
-    binary = join(journals.dir, 'kcl-go-processor');
-    execFileSync('go', ['build', '-o', binary, join(__dirname, 'fixtures', 'go-processor', 'main.go')], {
-      env: { ...process.env, CGO_ENABLED: '0', GOCACHE: join(journals.dir, 'gocache'), GOPATH: join(journals.dir, 'gopath'), GOFLAGS: '' },
-      stdio: 'pipe',
-    });
+    binary = buildGoFixture(journals.dir);
     harness = await startRuntimeHarness();
     stream = await harness.newStream(1);
     shardId = stream.shardIds[0];

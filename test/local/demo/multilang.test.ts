@@ -3,12 +3,12 @@
  * command through withMultiLangProcessor behind the emulated event source mapping,
  * with the deployment's settings, a split midway and the planned failures.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { SHARD_END } from '../../../lambda/records/sequence-number';
 import { runDemo } from '../../../local/demo/demo';
 import { CommandLineError, splitCommandLine } from '../../../local/demo/command-line';
-import { FixtureJournals, PYTHON_FIXTURE } from '../../lambda/multilang/multilang-harness';
+import { FixtureJournals, PYTHON_FIXTURE, buildGoFixture } from '../../lambda/multilang/multilang-harness';
 
 const root = join(__dirname, '..', '..', '..');
 const settings = { batchSize: 100, reportBatchItemFailures: true, maximumRetryAttempts: 10, functionTimeoutSeconds: 60, functionName: 'local-consumer' };
@@ -38,11 +38,7 @@ describe('the local runner runs a MultiLang processor', () => {
 
   test('a Go-client-style binary (kcl1) through the runner: late checkpoints, shutdown TERMINATE at the split', async () => {
     const journal = journals.next();
-    const binary = join(journals.dir, 'kcl-go-processor');
-    execFileSync('go', ['build', '-o', binary, join(root, 'test', 'lambda', 'multilang', 'fixtures', 'go-processor', 'main.go')], {
-      env: { ...process.env, CGO_ENABLED: '0', GOCACHE: join(journals.dir, 'gocache'), GOPATH: join(journals.dir, 'gopath') },
-      stdio: 'pipe',
-    });
+    const binary = buildGoFixture(journals.dir);
     process.env.KCL_FIXTURE_JOURNAL = journal.path;
     try {
       const result = await runDemo({ records: 200, shards: 1, multilang: binary, multilangDialect: 'kcl1', settings, progress: false });
