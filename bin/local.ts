@@ -12,6 +12,9 @@ const USAGE = `Usage: npm start -- [options]
   --shards <n>               shards of the demo stream (default 2)
   --processor <module>       module exporting a processor factory (createProcessor) or a handler
                              (default examples/counting-processor.ts)
+  --multilang <command>      run a KCL MultiLang processor instead (e.g. "python3 app.py"; no shell)
+  --multilang-dialect <d>    the protocol it speaks: kcl2 (KCL 2.x/3.x, amazon_kclpy >= 2; default)
+                             or kcl1 (KCL 1.x, the Go client)
   --fail-rate <p>            chance each record fails on its first delivery (default 0)
   --reshard <split,merge>    reshards done midway, in order (default split)
   --stream <name>            consume this existing stream instead of creating one
@@ -35,6 +38,8 @@ function parseOptions(argv: string[]): DemoOptions | 'help' {
         records: { type: 'string' },
         shards: { type: 'string' },
         processor: { type: 'string' },
+        multilang: { type: 'string' },
+        'multilang-dialect': { type: 'string' },
         'fail-rate': { type: 'string' },
         reshard: { type: 'string' },
         stream: { type: 'string' },
@@ -58,11 +63,17 @@ function parseOptions(argv: string[]): DemoOptions | 'help' {
   for (const reshard of reshards ?? []) {
     if (reshard !== 'split' && reshard !== 'merge') throw new UsageError(`--reshard takes split and/or merge, got ${reshard}`);
   }
+  const dialect = values['multilang-dialect'];
+  if (dialect !== undefined && dialect !== 'kcl2' && dialect !== 'kcl1') throw new UsageError(`--multilang-dialect takes kcl2 or kcl1, got ${dialect}`);
+  if (dialect !== undefined && values.multilang === undefined) throw new UsageError('--multilang-dialect needs --multilang');
+  if (values.multilang !== undefined && values.processor !== undefined) throw new UsageError('give either --processor or --multilang, not both');
   const batchSize = integer(values['batch-size'], '--batch-size');
   return {
     records: integer(values.records, '--records'),
     shards: integer(values.shards, '--shards'),
     processor: values.processor,
+    multilang: values.multilang,
+    multilangDialect: dialect,
     failRate: fraction(values['fail-rate'], '--fail-rate'),
     reshards: reshards as Reshard[] | undefined,
     stream: values.stream,

@@ -21,6 +21,7 @@ import {
 import { resolveSettings, settingsFromTemplateFile, type EventSourceMappingSettings } from '../mapping/mapping-settings';
 import { JsonLinesOnFailureDestination } from '../mapping/on-failure-destination';
 import { loadProcessorModule } from './processor-module';
+import { multiLangProcessor } from './multilang-processor';
 import { RunProgress } from './progress';
 import { produceRecords, type ProducedRecord } from './record-producer';
 import { adjacentOpenShards, listAllShards, mergeAdjacentShards, splitShardInHalf } from '../mapping/resharding';
@@ -37,6 +38,10 @@ export interface DemoOptions {
   readonly shards?: number;
   /** Module exporting a processor factory or a handler. @default examples/counting-processor.ts */
   readonly processor?: string;
+  /** A KCL MultiLang processor's command line (e.g. `python3 app.py`), run through withMultiLangProcessor instead of `processor`. */
+  readonly multilang?: string;
+  /** The MultiLang protocol version it speaks. @default 'kcl2' */
+  readonly multilangDialect?: 'kcl2' | 'kcl1';
   /** Chance that a record fails on its first delivery, on top of the one planned failure. @default 0 */
   readonly failRate?: number;
   readonly kinesisEndpoint?: string;
@@ -91,7 +96,13 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   if (!(failRate >= 0 && failRate < 1)) throw new RangeError(`fail rate must be in [0, 1), got ${failRate}`);
 
   // Cheapest checks first: a bad module or endpoint fails before anything is synthesized.
-  const processor = await loadProcessorModule(options.processor ?? DEFAULT_PROCESSOR_MODULE);
+  if (options.multilang !== undefined && options.processor !== undefined) {
+    throw new RangeError('give either a processor module or a MultiLang command, not both');
+  }
+  const processor =
+    options.multilang !== undefined
+      ? multiLangProcessor(options.multilang, options.multilangDialect, options.verbose)
+      : await loadProcessorModule(options.processor ?? DEFAULT_PROCESSOR_MODULE);
   const services = await connectLocalServices(options);
   let progress: RunProgress | undefined;
   try {
