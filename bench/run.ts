@@ -11,6 +11,7 @@ import * as path from 'node:path';
 import * as bundleBench from './bundle.bench';
 import { run as runDeaggregation } from './deaggregate.bench';
 import { run as runDynamoDbRequests } from './dynamodb-requests.bench';
+import * as functionBundle from './function-bundle.bench';
 import * as handlerOverhead from './handler-overhead.bench';
 import * as multiLang from './multilang.bench';
 import { describeMachine, gitRevision } from './machine';
@@ -46,6 +47,8 @@ async function main(): Promise<void> {
   sections.push(...(await multiLang.run(QUICK ? { startRuns: 3, batches: { '10,000 × 400 B': 2, '100 × 1 KB': 5 } } : multiLang.DEFAULT_SETTINGS)));
   progress('bundle size and cold start…');
   sections.push(...(await bundleBench.run(QUICK ? { runs: 3 } : bundleBench.DEFAULT_SETTINGS)));
+  progress('function bundle: AWS SDK bundled vs from the runtime…');
+  sections.push(await functionBundle.run(QUICK ? { runs: 3 } : functionBundle.DEFAULT_SETTINGS));
 
   const finished = new Date();
   const table = markdownTable(sections);

@@ -1,3 +1,4 @@
+export { EsbuildNotFoundError, KclFunctionBundling } from './function-bundling';
 export { KclConsumer, type KclConsumerProps, type OnFailureDestination } from './kcl-consumer';
 export type { IKclConsumerMetrics } from './kcl-consumer-metrics';
 export { LeaseKeys } from './lease-keys';

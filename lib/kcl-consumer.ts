@@ -11,6 +11,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { KclFunctionBundling } from './function-bundling';
 import { acknowledgeOwnFindings } from './kcl-consumer-acknowledgements';
 import { createConsumerAlarms } from './kcl-consumer-alarms';
 import type { IKclConsumerMetrics } from './kcl-consumer-metrics';
@@ -59,8 +60,8 @@ export interface KclConsumerProps {
    * Props from which the construct builds a `NodejsFunction`, laid over its
    * defaults: Node.js 24, arm64, 256 MB, 1 minute timeout, a log group kept one
    * month, a role that may write to that log group only, bundled locally with esbuild (minified, source maps enabled with
-   * `NODE_OPTIONS=--enable-source-maps`) with
-   * `@aws-sdk/*` and `@smithy/*` left to the Lambda runtime.
+   * `NODE_OPTIONS=--enable-source-maps`), the AWS SDK included (see `KclFunctionBundling`;
+   * `bundling.externalModules: KclFunctionBundling.RUNTIME_PROVIDED_MODULES` uses the runtime's SDK instead).
    * @default - none; required when `function` is not given
    */
   readonly functionProps?: nodejs.NodejsFunctionProps;
@@ -563,6 +564,7 @@ export class KclConsumer extends Construct implements IKclConsumerMetrics {
         role.addManagedPolicy(iam.ManagedPolicy.fromAwsManagedPolicyName('service-role/AWSLambdaVPCAccessExecutionRole'));
       }
     }
+    KclFunctionBundling.requireLocalEsbuild(this, functionProps.bundling);
     return new nodejs.NodejsFunction(this, 'Function', {
       runtime: lambda.Runtime.NODEJS_24_X,
       architecture: lambda.Architecture.ARM_64,
@@ -573,15 +575,7 @@ export class KclConsumer extends Construct implements IKclConsumerMetrics {
       role,
       // esbuild's source maps are only read when Node is told to.
       environment: { NODE_OPTIONS: '--enable-source-maps', ...functionProps.environment },
-      bundling: {
-        // esbuild from node_modules; never a Docker build.
-        forceDockerBundling: false,
-        minify: true,
-        sourceMap: true,
-        // The Lambda Node.js runtime ships the AWS SDK v3 and its Smithy packages.
-        externalModules: ['@aws-sdk/*', '@smithy/*'],
-        ...functionProps.bundling,
-      },
+      bundling: KclFunctionBundling.options(this, functionProps.bundling),
     });
   }
 
