@@ -13,6 +13,7 @@ import { run as runDeaggregation } from './deaggregate.bench';
 import { run as runDynamoDbRequests } from './dynamodb-requests.bench';
 import * as functionBundle from './function-bundle.bench';
 import * as handlerOverhead from './handler-overhead.bench';
+import * as multiLang from './multilang.bench';
 import { describeMachine, gitRevision } from './machine';
 import { type ReportSection, fromBenchSection, markdownTable } from './report';
 
@@ -42,6 +43,8 @@ async function main(): Promise<void> {
   sections.push(fromBenchSection(await runDeaggregation(), deaggregationTarget));
   progress('DynamoDB requests per batch…');
   sections.push(await runDynamoDbRequests());
+  progress('MultiLang processors (child start, batch round trip through the pipe)…');
+  sections.push(...(await multiLang.run(QUICK ? { startRuns: 3, batches: { '10,000 × 400 B': 2, '100 × 1 KB': 5 } } : multiLang.DEFAULT_SETTINGS)));
   progress('bundle size and cold start…');
   sections.push(...(await bundleBench.run(QUICK ? { runs: 3 } : bundleBench.DEFAULT_SETTINGS)));
   progress('function bundle: AWS SDK bundled vs from the runtime…');

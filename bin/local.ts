@@ -23,6 +23,7 @@ const USAGE = `Usage: npm start -- [options]\n\n${optionsHelp(OPTIONS)}`;
 function parseOptions(argv: string[]): DemoOptions | 'help' {
   const values = parseRunArgs(argv, OPTIONS);
   if (values.help) return 'help';
+  if (values.multilang !== undefined && values.processor !== undefined) throw new UsageError('give either --processor or --multilang, not both');
   return {
     ...demoOptionsFrom(values),
     processor: typeof values.processor === 'string' ? values.processor : undefined,

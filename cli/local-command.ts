@@ -68,10 +68,11 @@ export const localCommand: CliCommand = {
         console.log(USAGE);
         return 0;
       }
-      // A MultiLang processor (npm start's --multilang, once among the shared flags) stands in for a module.
+      // A MultiLang processor (--multilang, shared with npm start) stands in for a module.
       if (typeof values.handler !== 'string' && values.multilang === undefined) {
-        throw new UsageError('--handler <module> is required: the module your function runs.');
+        throw new UsageError('--handler <module> (or --multilang <command>) is required: what your function runs.');
       }
+      if (values.handler !== undefined && values.multilang !== undefined) throw new UsageError('give either --handler or --multilang, not both');
       demoOptions = demoOptionsFrom(values);
     } catch (error) {
       if (!(error instanceof UsageError)) throw error;

@@ -69,3 +69,29 @@ export class ParentShardNotFinishedError extends Error {
 export class KclConfigurationError extends Error {
   override readonly name = 'KclConfigurationError';
 }
+
+/**
+ * Thrown by a processor that cannot take another call (a MultiLang child process that
+ * exited, hung or broke the protocol). The engine reports the batch failed from the
+ * durable checkpoint and gives the shard's next batch a fresh processor, initialized
+ * at that checkpoint, as a restarted KCL worker would.
+ */
+export class ProcessorUnusableError extends Error {
+  override readonly name: string = 'ProcessorUnusableError';
+}
+
+/** Why a MultiLang child process failed a call. */
+export type MultiLangFailure = 'spawn' | 'exited' | 'protocol' | 'deadline';
+
+/** A MultiLang child process failed a call: it could not start, exited, broke the protocol or missed the deadline. */
+export class MultiLangChildError extends ProcessorUnusableError {
+  override readonly name = 'MultiLangChildError';
+  constructor(
+    readonly shardId: string,
+    readonly failure: MultiLangFailure,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`MultiLang processor for ${shardId}: ${message}`, options);
+  }
+}

@@ -1,5 +1,11 @@
 export { withKclProcessor } from './with-kcl-processor';
 export { withRecordHandler } from './with-record-handler';
+export {
+  type ChildOutputHandler,
+  type MultiLangDialect,
+  type MultiLangProcessorOptions,
+  withMultiLangProcessor,
+} from './with-multilang-processor';
 export type { KinesisBatchHandler } from './lifecycle/kcl-engine';
 export type {
   Checkpointer,
@@ -20,8 +26,11 @@ export {
   CheckpointTableError,
   InvalidKinesisEventError,
   KclConfigurationError,
+  MultiLangChildError,
+  type MultiLangFailure,
   NonLeaseRowError,
   ParentShardNotFinishedError,
+  ProcessorUnusableError,
 } from './errors';
 export {
   AT_TIMESTAMP,

@@ -12,7 +12,7 @@
  */
 import { type ShardBatchStats, emptyShardBatchStats } from '../observability/batch-stats';
 import { CheckpointSession } from '../leases/checkpointer';
-import { CheckpointError, ParentShardNotFinishedError } from '../errors';
+import { CheckpointError, ParentShardNotFinishedError, ProcessorUnusableError } from '../errors';
 import type { KinesisUserRecord } from '../records/kinesis-user-record';
 import { type ShardBatch, appendUserRecords } from '../records/kinesis-event';
 import { type Lease, type LeaseStore, leaseExists, newLease } from '../leases/lease';
@@ -365,6 +365,8 @@ async function finishDelivery(
     return;
   }
   if (outcome.kind === 'failed') {
+    // A processor that cannot go on (a MultiLang child that died) is replaced for the next batch.
+    if (outcome.error instanceof ProcessorUnusableError) context.consumers.drop(consumer);
     context.logger.error('processRecords failed; reporting the records above the checkpoint as failed', {
       shardId: consumer.shardId,
       error: outcome.error,

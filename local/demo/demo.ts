@@ -21,6 +21,7 @@ import {
 import { resolveSettings, settingsFromTemplateFile, type EventSourceMappingSettings } from '../mapping/mapping-settings';
 import { JsonLinesOnFailureDestination } from '../mapping/on-failure-destination';
 import { loadProcessorModule, resolveProcessorModule, type ModuleLoader } from './processor-module';
+import { multiLangProcessor } from './multilang-processor';
 import { RunProgress } from './progress';
 import { produceRecords, type ProducedRecord } from './record-producer';
 import { adjacentOpenShards, listAllShards, mergeAdjacentShards, splitShardInHalf } from '../mapping/resharding';
@@ -37,6 +38,10 @@ export interface DemoOptions {
   readonly shards?: number;
   /** Module exporting a processor factory or a handler. @default examples/counting-processor.ts */
   readonly processor?: string;
+  /** A KCL MultiLang processor's command line (e.g. `python3 app.py`), run through withMultiLangProcessor instead of `processor`. */
+  readonly multilang?: string;
+  /** The MultiLang protocol version it speaks. @default 'kcl2' */
+  readonly multilangDialect?: 'kcl2' | 'kcl1';
   /** Chance that a record fails on its first delivery, on top of the one planned failure. @default 0 */
   readonly failRate?: number;
   readonly kinesisEndpoint?: string;
@@ -99,8 +104,11 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   if (!(failRate >= 0 && failRate < 1)) throw new RangeError(`fail rate must be in [0, 1), got ${failRate}`);
 
   // Cheapest checks first: a missing module or a bad endpoint fails before anything is synthesized.
+  if (options.multilang !== undefined && options.processor !== undefined) {
+    throw new RangeError('give either a processor module or a MultiLang command, not both');
+  }
   const processorModule = options.processor ?? DEFAULT_PROCESSOR_MODULE;
-  resolveProcessorModule(processorModule);
+  if (options.multilang === undefined) resolveProcessorModule(processorModule);
   const services = await connectLocalServices(options);
   let progress: RunProgress | undefined;
   try {
@@ -122,7 +130,10 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
 
     try {
       // Loaded only now: a module that builds its handler (and reads its environment) at load sees the function's.
-      const processor = await loadProcessorModule(processorModule, options.loadModule);
+      const processor =
+        options.multilang !== undefined
+          ? multiLangProcessor(options.multilang, options.multilangDialect, options.verbose)
+          : await loadProcessorModule(processorModule, options.loadModule);
       return await runAgainst({
         options,
         services,

@@ -23,6 +23,16 @@ export type RunOptionDefinitions = Readonly<Record<string, RunOptionDefinition>>
  * `kcl-lambda local` (cli/local-command.ts), so a flag added here works in both.
  */
 export const RUN_OPTIONS = {
+  multilang: {
+    type: 'string',
+    value: '<command>',
+    help: 'run a KCL MultiLang processor instead (e.g. "python3 app.py"; no shell)',
+  },
+  'multilang-dialect': {
+    type: 'string',
+    value: '<d>',
+    help: 'the protocol it speaks: kcl2 (KCL 2.x/3.x, amazon_kclpy >= 2; default)\nor kcl1 (KCL 1.x, the Go client)',
+  },
   records: { type: 'string', value: '<n>', help: 'user records to produce (default 1000)' },
   shards: { type: 'string', value: '<n>', help: 'shards of the demo stream (default 2)' },
   'fail-rate': { type: 'string', value: '<p>', help: 'chance each record fails on its first delivery (default 0)' },
@@ -69,8 +79,13 @@ export function demoOptionsFrom(values: ParsedValues): DemoOptions {
   for (const reshard of reshards ?? []) {
     if (reshard !== 'split' && reshard !== 'merge') throw new UsageError(`--reshard takes split and/or merge, got ${reshard}`);
   }
+  const dialect = string(values['multilang-dialect']);
+  if (dialect !== undefined && dialect !== 'kcl2' && dialect !== 'kcl1') throw new UsageError(`--multilang-dialect takes kcl2 or kcl1, got ${dialect}`);
+  if (dialect !== undefined && values.multilang === undefined) throw new UsageError('--multilang-dialect needs --multilang');
   const batchSize = integer(values['batch-size'], '--batch-size');
   return {
+    multilang: string(values.multilang),
+    multilangDialect: dialect,
     records: integer(values.records, '--records'),
     shards: integer(values.shards, '--shards'),
     failRate: fraction(values['fail-rate'], '--fail-rate'),

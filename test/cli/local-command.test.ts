@@ -99,7 +99,7 @@ test('a handler that fails every record stops the run at once with its error', a
 describe('usage errors exit 2', () => {
   test('no --handler', async () => {
     await expect(localCommand.run(['--app', assembly])).resolves.toBe(2);
-    expect(errors.join('\n')).toContain('--handler <module> is required');
+    expect(errors.join('\n')).toContain('--handler <module> (or --multilang <command>) is required');
   });
 
   test('an unknown flag', async () => {

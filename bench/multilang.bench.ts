@@ -1,0 +1,182 @@
+/**
+ * MultiLang processors: what a child process costs.
+ *
+ *   1. Start: spawn the child and have its answer to `initialize` (what the first batch
+ *      of a shard in a new container pays): python3, python3 -S (no site import), and a
+ *      static Go binary, each a processor of the test fixtures.
+ *   2. Round trip: one batch through the engine (in-memory lease store, so only the
+ *      engine and the pipe are timed) to a warm child that answers at once, against the
+ *      same no-op processor in TypeScript (withKclProcessor).
+ *
+ * Candidates take turns within each round, so load from other processes falls on all
+ * alike; figures are medians over all timed calls.
+ *
+ *   npx tsx bench/multilang.bench.ts
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createKclHandler, type KinesisBatchHandler } from '../lambda/lifecycle/kcl-engine';
+import { childEnvironment } from '../lambda/multilang/child-environment';
+import { InvocationDeadlines } from '../lambda/multilang/invocation-deadline';
+import { MultiLangRecordProcessor, type MultiLangSettings } from '../lambda/multilang/multilang-record-processor';
+import { NoOpWork, QUIET, SILENT_LOGGER, noOpProcessor, seededInMemoryStore } from './batch-candidates';
+import { BENCH_SHARD_ID, BatchSeries, WORKLOADS, type Workload, kinesisBatch } from './kinesis-workload';
+import { type ReportRow, type ReportSection, runStandalone } from './report';
+import { PYTHON_FIXTURE, buildGoFixture } from '../test/lambda/multilang/multilang-harness';
+
+
+export interface MultiLangBenchSettings {
+  readonly startRuns: number;
+  /** Timed batches per candidate per workload. */
+  readonly batches: Readonly<Record<string, number>>;
+}
+
+export const DEFAULT_SETTINGS: MultiLangBenchSettings = { startRuns: 20, batches: { '10,000 × 400 B': 8, '100 × 1 KB': 60 } };
+
+interface Command {
+  readonly name: string;
+  readonly command: readonly string[];
+  readonly dialect: 'kcl2' | 'kcl1';
+}
+
+function settingsFor(command: Command): MultiLangSettings {
+  return {
+    command: command.command,
+    dialect: command.dialect,
+    env: childEnvironment(process.env, { KCL_FIXTURE_JOURNAL: undefined }),
+    checkpointing: 'auto',
+    deadlines: new InvocationDeadlines(undefined),
+    logger: SILENT_LOGGER,
+    output: () => undefined,
+    live: new Set(),
+  };
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+
+/** Spawn → initialize answered, then stdin closed and the exit awaited (outside the timing). */
+async function measureStarts(commands: readonly Command[], runs: number): Promise<ReportSection> {
+  const samples = new Map<string, number[]>(commands.map((command) => [command.name, []]));
+  for (let round = 0; round < runs + 2; round += 1) {
+    for (const command of commands) {
+      const processor = new MultiLangRecordProcessor(BENCH_SHARD_ID, settingsFor(command));
+      const started = process.hrtime.bigint();
+      await processor.initialize({ shardId: BENCH_SHARD_ID, extendedSequenceNumber: { sequenceNumber: 'TRIM_HORIZON', subSequenceNumber: 0 } });
+      const millis = Number(process.hrtime.bigint() - started) / 1e6;
+      if (processor.pid === undefined) throw new Error(`${command.name} did not answer initialize`);
+      await processor.leaseLost();
+      if (round >= 2) samples.get(command.name)!.push(millis); // two warm-up rounds fill the page cache
+    }
+  }
+  const reference = median(samples.get(commands[0].name)!);
+  return {
+    title: 'MultiLang child start (spawn → initialize answered)',
+    baseline: commands[0].name,
+    explanation:
+      'What the first batch of a shard pays once per warm container: spawning the processor and its answer to initialize ' +
+      '(the Python fixture also sends one checkpoint request there and reads the reply).',
+    rows: commands.map((command): ReportRow => {
+      const values = samples.get(command.name)!;
+      const ms = median(values);
+      return {
+        section: 'MultiLang child start',
+        name: command.name,
+        value: ms,
+        unit: 'ms (median)',
+        ratio: ms / reference,
+        ratioMeaning: 'time',
+        details: { runs: values.length, minMs: Math.min(...values), maxMs: Math.max(...values) },
+      };
+    }),
+  };
+}
+
+interface Candidate {
+  readonly name: string;
+  readonly handler: KinesisBatchHandler;
+  readonly processors: MultiLangRecordProcessor[];
+}
+
+async function measureRoundTrips(workload: Workload, commands: readonly Command[], batches: number): Promise<ReportSection> {
+  const candidates: Candidate[] = [];
+  const work = new NoOpWork();
+  candidates.push({
+    name: 'withKclProcessor, TypeScript no-op processor',
+    handler: createKclHandler(() => noOpProcessor(work), QUIET, { leaseStore: await seededInMemoryStore(BENCH_SHARD_ID), metrics: { publish: () => undefined } }),
+    processors: [],
+  });
+  for (const command of commands) {
+    const processors: MultiLangRecordProcessor[] = [];
+    const settings = settingsFor(command);
+    const handler = createKclHandler(
+      (shardId) => {
+        const processor = new MultiLangRecordProcessor(shardId, settings);
+        processors.push(processor);
+        return processor;
+      },
+      QUIET,
+      { leaseStore: await seededInMemoryStore(BENCH_SHARD_ID), metrics: { publish: () => undefined } },
+    );
+    candidates.push({ name: `withMultiLangProcessor, ${command.name}`, handler, processors });
+  }
+  const series = new BatchSeries(kinesisBatch(workload));
+  const samples = new Map<string, number[]>(candidates.map((candidate) => [candidate.name, []]));
+  for (let round = 0; round < batches + 2; round += 1) {
+    for (const candidate of candidates) {
+      const event = series.next();
+      const started = process.hrtime.bigint();
+      const response = await candidate.handler(event);
+      const millis = Number(process.hrtime.bigint() - started) / 1e6;
+      if (response.batchItemFailures.length > 0) throw new Error(`${candidate.name} failed a batch`);
+      if (round >= 2) samples.get(candidate.name)!.push(millis); // the first batch starts the child
+    }
+  }
+  for (const candidate of candidates) for (const processor of candidate.processors) await processor.leaseLost();
+  const reference = median(samples.get(candidates[0].name)!);
+  return {
+    title: `MultiLang batch round trip, ${workload.name}`,
+    baseline: candidates[0].name,
+    explanation:
+      'One batch through the engine (in-memory lease store) to a warm child: the records as JSON over its stdin, ' +
+      'its status back; against the same no-op processor in TypeScript.',
+    rows: candidates.map((candidate): ReportRow => {
+      const values = samples.get(candidate.name)!;
+      const ms = median(values);
+      return {
+        section: `MultiLang round trip ${workload.name}`,
+        name: candidate.name,
+        value: ms,
+        unit: 'ms/batch (median)',
+        ratio: ms / reference,
+        ratioMeaning: 'time',
+        details: { batches: values.length },
+      };
+    }),
+  };
+}
+
+export async function run(settings: MultiLangBenchSettings = DEFAULT_SETTINGS): Promise<ReportSection[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'kcl-multilang-bench-'));
+  try {
+    const go = buildGoFixture(dir);
+    const commands: Command[] = [
+      { name: 'python3', command: ['python3', PYTHON_FIXTURE], dialect: 'kcl2' },
+      { name: 'python3 -S', command: ['python3', '-S', PYTHON_FIXTURE], dialect: 'kcl2' },
+      { name: 'static Go binary', command: [go], dialect: 'kcl1' },
+    ];
+    const sections = [await measureStarts(commands, settings.startRuns)];
+    for (const workload of WORKLOADS) {
+      sections.push(await measureRoundTrips(workload, commands.slice(1), settings.batches[workload.name] ?? 10));
+    }
+    return sections;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (require.main === module) runStandalone(() => run());
