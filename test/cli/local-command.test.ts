@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { localCommand } from '../../cli/local-command';
 import { readCloudAssembly, synthesizeApp } from '../../local/mapping/cloud-assembly';
 import { consumerCandidates } from '../../local/mapping/consumer-selection';
+import { PYTHON_FIXTURE } from '../lambda/multilang/multilang-harness';
 
 const fixtures = join(__dirname, 'fixtures');
 const recordingHandler = join(fixtures, 'recording-handler.ts');
@@ -96,7 +97,19 @@ test('a handler that fails every record stops the run at once with its error', a
   );
 });
 
+test('--multilang runs a MultiLang processor with the app settings (the flag npm start shares)', async () => {
+  const code = await localCommand.run(['--multilang', `python3 -S ${PYTHON_FIXTURE}`, '--app', assembly, '--consumer', 'Orders', '--records', '40']);
+  expect({ code, errors: code === 0 ? [] : errors }).toEqual({ code: 0, errors: [] });
+  expect(logs.join('\n')).toContain('Event source mapping (Shop/Orders, cloud assembly');
+  expect(logs.join('\n')).toContain('withMultiLangProcessor (kcl2)');
+});
+
 describe('usage errors exit 2', () => {
+  test('--handler and --multilang together', async () => {
+    await expect(localCommand.run(['--handler', recordingHandler, '--multilang', 'python3 x.py', '--app', assembly])).resolves.toBe(2);
+    expect(errors.join('\n')).toContain('give either --handler or --multilang, not both');
+  });
+
   test('no --handler', async () => {
     await expect(localCommand.run(['--app', assembly])).resolves.toBe(2);
     expect(errors.join('\n')).toContain('--handler <module> (or --multilang <command>) is required');
