@@ -14,5 +14,8 @@ test('bad values and unknown flags are usage errors', () => {
 test('the help lists every flag once, aligned', () => {
   const help = optionsHelp(RUN_OPTIONS).split('\n');
   expect(help.filter((line) => /^ {2}--/.test(line))).toHaveLength(Object.keys(RUN_OPTIONS).length);
-  expect(new Set(help.map((line) => line.search(/(?<=\S {2,})\S/))).size).toBe(1);
+  // Every description, and every continuation line, starts in the same column.
+  const columns = help.map((line) => (/^ {2}--/.test(line) ? line.search(/(?<=\S {2,})\S/) : line.search(/\S/)));
+  expect(new Set(columns).size).toBe(1);
+  expect(columns[0]).toBeGreaterThan(10);
 });
