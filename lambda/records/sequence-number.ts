@@ -84,6 +84,15 @@ export function isAfter(position: ExtendedSequenceNumber): (record: ExtendedSequ
   };
 }
 
+/**
+ * True when `a` lies strictly after `b`; both must carry numeric sequence numbers,
+ * as Kinesis records do. Allocates nothing: it runs once per delivered record.
+ */
+export function isNumericAfter(a: ExtendedSequenceNumber, b: ExtendedSequenceNumber): boolean {
+  const order = a.sequenceNumber === b.sequenceNumber ? 0 : compareDigits(canonical(a.sequenceNumber), canonical(b.sequenceNumber));
+  return order > 0 || (order === 0 && a.subSequenceNumber > b.subSequenceNumber);
+}
+
 /** Orders (sequence, sub-sequence) positions. */
 export function compareExtended(a: ExtendedSequenceNumber, b: ExtendedSequenceNumber): number {
   const bySequence = compareSequenceNumbers(a.sequenceNumber, b.sequenceNumber);

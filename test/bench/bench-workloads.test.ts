@@ -5,6 +5,7 @@
  * hands every record to the no-op, and bundles keep the AWS SDK external.
  */
 import { shardBatchesOf } from '../../lambda/records/kinesis-event';
+import { decodeShardBatch } from '../../lambda/records/user-record-stream';
 import { createKclHandler } from '../../lambda/lifecycle/kcl-engine';
 import { InMemoryLeaseStore } from '../../lambda/leases/in-memory-lease-store';
 import { newLease } from '../../lambda/leases/lease';
@@ -28,7 +29,7 @@ describe('bench workloads', () => {
     const shards = shardBatchesOf(event, { deaggregate: true });
     expect(shards).toHaveLength(1);
     expect(shards[0].shardId).toBe(BENCH_SHARD_ID);
-    expect(shards[0].userRecords).toHaveLength(100);
+    expect(decodeShardBatch(shards[0], true, 0).userRecords).toHaveLength(100);
     for (const record of event.Records) {
       expect(Buffer.from(record.kinesis.data, 'base64')).toHaveLength(1024);
       expect(record.eventID).toBe(`${BENCH_SHARD_ID}:${record.kinesis.sequenceNumber}`);
