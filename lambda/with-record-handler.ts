@@ -8,6 +8,8 @@ import type { UserRecordSource } from './records/user-record-stream';
 
 /** How long the per-record loop may run before it lets timers (the timeout guard) run. */
 const YIELD_EVERY_MS = 10;
+/** Records between clock reads while records are fast. */
+const CLOCK_STRIDE = 16;
 
 /**
  * A per-record handler on the same engine: records are handled one at a time in
@@ -64,12 +66,22 @@ export class RecordHandlerProcessor implements StreamingRecordProcessor {
   private async handleInOrder(records: UserRecordSource, checkpointer: Checkpointer): Promise<void> {
     let lastHandled: KinesisUserRecord | undefined;
     let yieldedAt = Date.now();
+    let checkedAt = yieldedAt;
+    let untilClock = 1;
     for (;;) {
       // A synchronous handler never gives the timeout guard's timer a turn: yield to
-      // the event loop every few milliseconds of work so that it can fire.
-      if (Date.now() - yieldedAt >= YIELD_EVERY_MS) {
-        await new Promise<void>((resolve) => setImmediate(resolve));
-        yieldedAt = Date.now();
+      // the event loop every few milliseconds of work so that it can fire. Reading the
+      // clock costs about a tenth of a fast record, so while records are fast (the last
+      // ones took under a millisecond together) it is read every CLOCK_STRIDE records,
+      // and before every record once they are not.
+      if (--untilClock === 0) {
+        const now = Date.now();
+        if (now - yieldedAt >= YIELD_EVERY_MS) {
+          await new Promise<void>((resolve) => setImmediate(resolve));
+          yieldedAt = Date.now();
+        }
+        untilClock = now - checkedAt < 1 ? CLOCK_STRIDE : 1;
+        checkedAt = now;
       }
       if (this.stopRequested) break;
       const record = records.next();

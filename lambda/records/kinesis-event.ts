@@ -55,9 +55,16 @@ export function shardBatchesOf(event: unknown, options: DecodeOptions): ShardBat
     const record = checkRecord(records[index], index);
     if (batch === undefined || !isOfShard(record.eventID, batch.shardId)) batch = batchFor(batches, record, index, options);
     batch.lastSequenceNumber = record.kinesis.sequenceNumber;
-    batch.records.push(record);
   }
+  // One shard (what Lambda sends): the event's own array, checked above.
+  if (batches.length === 1) batches[0].records = records as KinesisStreamRecord[];
+  else for (const record of records as KinesisStreamRecord[]) batchOf(batches, record).records.push(record);
   return batches;
+}
+
+function batchOf(batches: readonly MutableShardBatch[], record: KinesisStreamRecord): MutableShardBatch {
+  // Every record was checked to belong to one of them.
+  return batches.find((candidate) => isOfShard(record.eventID, candidate.shardId)) as MutableShardBatch;
 }
 
 /** The batch of the record's shard, created when the shard first appears. */
@@ -168,9 +175,11 @@ function shardIdOf(record: KinesisStreamRecord, index: number): string {
  * input without a second pass.
  */
 export function decodeData(base64: string): Buffer | undefined {
+  const length = base64.length;
+  if (length % 4 !== 0) return undefined;
   const data = Buffer.from(base64, 'base64');
-  const padding = base64.endsWith('==') ? 2 : base64.endsWith('=') ? 1 : 0;
-  return base64.length % 4 === 0 && data.length === (base64.length / 4) * 3 - padding ? data : undefined;
+  const padding = length === 0 || base64.charCodeAt(length - 1) !== 61 ? 0 : base64.charCodeAt(length - 2) === 61 ? 2 : 1; // '='
+  return data.length === (length / 4) * 3 - padding ? data : undefined;
 }
 
 /** Lambda gives the arrival time in epoch seconds with a fraction. */

@@ -89,8 +89,12 @@ export function isAfter(position: ExtendedSequenceNumber): (record: ExtendedSequ
  * as Kinesis records do. Allocates nothing: it runs once per delivered record.
  */
 export function isNumericAfter(a: ExtendedSequenceNumber, b: ExtendedSequenceNumber): boolean {
-  const order = a.sequenceNumber === b.sequenceNumber ? 0 : compareDigits(canonical(a.sequenceNumber), canonical(b.sequenceNumber));
-  return order > 0 || (order === 0 && a.subSequenceNumber > b.subSequenceNumber);
+  const x = canonical(a.sequenceNumber);
+  const y = canonical(b.sequenceNumber);
+  // Numbers of one batch share a long prefix: one comparison of the digits in the usual case.
+  if (x.length !== y.length) return x.length > y.length;
+  if (x > y) return true;
+  return x === y && a.subSequenceNumber > b.subSequenceNumber;
 }
 
 /** Orders (sequence, sub-sequence) positions. */
