@@ -307,12 +307,7 @@ async function deliverRecords(
   if (isStreaming(processor)) {
     stats.millisBehindLatest = Math.max(0, Date.now() - records.lastArrivalMillis);
     // What may be checkpointed grows as records are taken.
-    session.setScope({
-      kind: 'records',
-      get largestDelivered() {
-        return records.lastTaken;
-      },
-    });
+    session.setScope({ kind: 'stream', stream: records });
     deliver = () => processor[processRecordStream]({ shardId: consumer.shardId, records, checkpointer });
   } else {
     const batch = records.rest();

@@ -119,7 +119,8 @@ export function appendUserRecords(
 }
 
 function isOfShard(eventId: string, shardId: string): boolean {
-  return eventId.startsWith(shardId) && eventId.charCodeAt(shardId.length) === 58; // ':'
+  // indexOf, not startsWith: V8 runs startsWith several times slower, and this runs per record.
+  return eventId.charCodeAt(shardId.length) === 58 && eventId.indexOf(shardId) === 0; // ':'
 }
 
 function checkRecord(record: unknown, index: number): KinesisStreamRecord {
@@ -167,22 +168,4 @@ function shardIdOf(record: KinesisStreamRecord, index: number): string {
     );
   }
   return eventId.slice(0, colon);
-}
-
-/**
- * Decodes a base64 payload; undefined when it is not valid base64. Node's decoder
- * skips characters it does not know, so a length check is what catches corrupt
- * input without a second pass.
- */
-export function decodeData(base64: string): Buffer | undefined {
-  const length = base64.length;
-  if (length % 4 !== 0) return undefined;
-  const data = Buffer.from(base64, 'base64');
-  const padding = length === 0 || base64.charCodeAt(length - 1) !== 61 ? 0 : base64.charCodeAt(length - 2) === 61 ? 2 : 1; // '='
-  return data.length === (length / 4) * 3 - padding ? data : undefined;
-}
-
-/** Lambda gives the arrival time in epoch seconds with a fraction. */
-export function arrivalMillisOf(record: KinesisStreamRecord): number {
-  return Math.round(record.kinesis.approximateArrivalTimestamp * 1000);
 }

@@ -1,6 +1,7 @@
 import { deaggregate, isAggregated } from './deaggregate';
 import type { KinesisUserRecord } from './kinesis-user-record';
-import { type ShardBatch, arrivalMillisOf, decodeData } from './kinesis-event';
+import type { KinesisStreamRecord } from 'aws-lambda';
+import type { ShardBatch } from './kinesis-event';
 import { type ExtendedSequenceNumber, isAfter, isNumericAfter } from './sequence-number';
 
 /** Where user records come from, one at a time: `undefined` when there are no more. */
@@ -171,4 +172,22 @@ export function decodeShardBatch(batch: ShardBatch, expandAggregates: boolean, w
   const stream = new UserRecordStream(batch, expandAggregates, { sequenceNumber: 'TRIM_HORIZON', subSequenceNumber: 0 }, warnFrom);
   const userRecords = stream.rest();
   return { userRecords, kinesisRecords: stream.kinesisRecords, kinesisBytes: stream.kinesisBytes, undecodable: stream.undecodable };
+}
+
+/**
+ * Decodes a base64 payload; undefined when it is not valid base64. Node's decoder
+ * skips characters it does not know, so a length check is what catches corrupt
+ * input without a second pass.
+ */
+function decodeData(base64: string): Buffer | undefined {
+  const length = base64.length;
+  if (length % 4 !== 0) return undefined;
+  const data = Buffer.from(base64, 'base64');
+  const padding = length === 0 || base64.charCodeAt(length - 1) !== 61 ? 0 : base64.charCodeAt(length - 2) === 61 ? 2 : 1; // '='
+  return data.length === (length / 4) * 3 - padding ? data : undefined;
+}
+
+/** Lambda gives the arrival time in epoch seconds with a fraction. */
+function arrivalMillisOf(record: KinesisStreamRecord): number {
+  return Math.round(record.kinesis.approximateArrivalTimestamp * 1000);
 }
