@@ -15,7 +15,7 @@ export interface ReportRow {
   readonly display?: string;
   /** Relative to the section's baseline; `ratioMeaning` says which way is better. */
   readonly ratio?: number;
-  readonly ratioMeaning?: 'time' | 'throughput';
+  readonly ratioMeaning?: 'time' | 'throughput' | 'memory';
   readonly target?: string;
   readonly met?: boolean;
   /** Every other number measured for the row (mean, p99, samples, …). */
@@ -66,6 +66,7 @@ export function formatNumber(value: number): string {
 function ratioText(row: ReportRow): string {
   if (row.ratio === undefined) return '';
   if (row.ratioMeaning === 'throughput') return `${row.ratio.toFixed(2)}× as fast`;
+  if (row.ratioMeaning === 'memory') return `${row.ratio.toFixed(row.ratio < 0.1 ? 3 : 2)}× the memory`;
   return `${row.ratio.toFixed(2)}× the time`;
 }
 

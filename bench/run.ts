@@ -35,7 +35,7 @@ async function main(): Promise<void> {
 
   progress('handler overhead (hand-written loop, Powertools, withRecordHandler, withKclProcessor)…');
   sections.push(
-    ...(await handlerOverhead.run(QUICK ? { rounds: 2, timeMs: 100, minIterations: 2 } : handlerOverhead.DEFAULT_SETTINGS)),
+    ...(await handlerOverhead.run(QUICK ? { rounds: 2, timeMs: 100, minIterations: 2, heapRuns: 1 } : handlerOverhead.DEFAULT_SETTINGS)),
   );
   progress('KPL de-aggregation (ours vs aws-kinesis-agg)…');
   sections.push(fromBenchSection(await runDeaggregation(), deaggregationTarget));
