@@ -36,12 +36,14 @@ import {
   perRecordProcessor,
   powertoolsSequential,
   seededInMemoryStore,
+  streamingLoop,
 } from './batch-candidates';
 import { BatchSeries, WORKLOADS, type Workload, kinesisBatch } from './kinesis-workload';
 import { type ReportRow, type ReportSection, runStandalone } from './report';
 
 export const BASELINE = 'hand-written loop';
 const MATERIALIZING = 'materializing loop: decode all records into user records, then the no-op on each';
+const STREAMING = 'streaming loop: decode each record into a user record and hand it on (no array)';
 const POWERTOOLS = 'Powertools BatchProcessor, processInParallel: false';
 const OURS_IN_MEMORY = 'withRecordHandler, in-memory lease store';
 const KCL_IN_MEMORY = 'withKclProcessor, in-memory lease store';
@@ -96,6 +98,7 @@ async function candidatesFor(backends: Backends, endToEnd = true): Promise<Candi
   };
   plain(BASELINE, handWrittenLoop);
   plain(MATERIALIZING, materializingLoop);
+  plain(STREAMING, streamingLoop);
   plain(POWERTOOLS, powertoolsSequential);
 
   for (const [name, loud] of [
@@ -261,6 +264,7 @@ async function measureWorkload(workload: Workload, backends: Backends, settings:
         p99Ms: median(results.map((result) => result.p99)),
         ratioToPowertools: toPowertools,
         ratioToMaterializingLoop: toMaterializing,
+        ratioToStreamingLoop: ratioTo(candidate.name, resultsOf(STREAMING)),
         rounds: results.length,
         samples: results.reduce((sum, result) => sum + result.samples, 0),
         roundMediansMs: results.map((result) => result.p50.toFixed(3)).join(' '),
@@ -281,7 +285,7 @@ async function measureWorkload(workload: Workload, backends: Backends, settings:
   };
 }
 
-const HEAP_CANDIDATES: readonly string[] = [BASELINE, MATERIALIZING, OURS_IN_MEMORY, KCL_IN_MEMORY];
+const HEAP_CANDIDATES: readonly string[] = [BASELINE, MATERIALIZING, STREAMING, OURS_IN_MEMORY, KCL_IN_MEMORY];
 
 /** Twice: ArrayBuffers freed by one collection are swept concurrently, and counted until the next. */
 function fullCollection(): void {

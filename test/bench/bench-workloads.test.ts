@@ -11,7 +11,7 @@ import { InMemoryLeaseStore } from '../../lambda/leases/in-memory-lease-store';
 import { newLease } from '../../lambda/leases/lease';
 import { compareSequenceNumbers } from '../../lambda/records/sequence-number';
 import { bundle } from '../../bench/bundle.bench';
-import { NoOpWork, SILENT_LOGGER, handWrittenLoop, powertoolsSequential } from '../../bench/batch-candidates';
+import { NoOpWork, SILENT_LOGGER, handWrittenLoop, materializingLoop, powertoolsSequential, streamingLoop } from '../../bench/batch-candidates';
 import { BENCH_SHARD_ID, BatchSeries, WORKLOADS, kinesisBatch } from '../../bench/kinesis-workload';
 
 const SMALL = WORKLOADS.find((workload) => workload.records === 100)!;
@@ -82,6 +82,8 @@ describe('bench workloads', () => {
 
   it.each([
     ['hand-written loop', handWrittenLoop],
+    ['materializing loop', materializingLoop],
+    ['streaming loop', streamingLoop],
     ['Powertools sequential', powertoolsSequential],
   ])('%s hands every record to the no-op and reports the first failure', async (_name, build) => {
     const work = new NoOpWork();
