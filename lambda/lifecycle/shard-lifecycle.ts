@@ -290,9 +290,8 @@ async function awaitHandoff(context: LifecycleContext, batch: ShardBatch, lease:
       `${lease.leaseOwner ?? 'nobody'}): KCL workers still run on this table; nothing delivered, the batch is retried`,
     { shardId: batch.shardId },
   );
-  skipReplays(batch.userRecords, lease.checkpoint, stats);
   await loseLease(context, context.consumers.find(batch.shardId), batch.shardId, stats);
-  return batchResult(batch, lease.checkpoint, firstFailure(batch, lease.checkpoint, stats), stats);
+  return batchResult(context, batch, undefined, lease.checkpoint, lease.checkpoint, stats);
 }
 
 /** Step: the one consistent read of the batch. */
