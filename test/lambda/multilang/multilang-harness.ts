@@ -46,6 +46,9 @@ export function buildGoFixture(dir: string, goarch?: string): string {
   return binary;
 }
 
+/** A processRecords journal entry's records as `sequence/sub-sequence`. */
+export const delivered = (entry: JournalEntry) => (entry.records as [string, number][]).map(([seq, sub]) => `${seq}/${sub}`);
+
 export const failures = (response: KinesisStreamBatchResponse) => response.batchItemFailures.map((failure) => failure.itemIdentifier);
 
 /** A temporary folder with one journal per test. */
