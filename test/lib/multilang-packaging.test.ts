@@ -120,3 +120,35 @@ describe('MultiLang packaging recipes', () => {
     expect(readFileSync(join(examples, 'python', 'app.py'), 'utf8')).toContain('kcl.KCLProcess(RecordProcessor()).run()');
   });
 });
+
+describe('the README’s MultiLang snippets are the example files', () => {
+  const readme = readFileSync(join(__dirname, '..', '..', 'README.md'), 'utf8');
+  const section = readme.slice(readme.indexOf('## MultiLang processors (Python, Go)'));
+  const blocks = [...section.slice(0, section.indexOf('\n## ', 4)).matchAll(/```ts\n([\s\S]*?)```/g)].map((match) => match[1]);
+  /** The examples import the package by relative path; the README by its name. */
+  const asInRepo = (line: string) => line.replace("from 'kcl-lambda/lambda'", "from '../../lambda'").replace("from 'kcl-lambda'", "from '../../lib'");
+
+  test('every TypeScript block names its example file, and there is one for each handler and each packaging recipe', () => {
+    expect(blocks.map((block) => block.split('\n')[0])).toEqual([
+      '// examples/multilang/python-handler.ts',
+      '// examples/multilang/go-handler.ts',
+      '// examples/multilang/multilang-consumers.ts (excerpt)',
+      '// examples/multilang/multilang-consumers.ts (excerpt)',
+    ]);
+  });
+
+  test.each([0, 1, 2, 3])('block %i is the file, or a contiguous excerpt of it (indentation aside), word for word', (index) => {
+    const [heading, ...lines] = blocks[index].trimEnd().split('\n').map(asInRepo);
+    const [, file, excerpt] = /^\/\/ (examples\/multilang\/[\w.-]+\.ts)( \(excerpt\))?$/.exec(heading)!;
+    const source = readFileSync(join(__dirname, '..', '..', file), 'utf8').trimEnd().split('\n');
+    if (!excerpt) {
+      expect(lines).toEqual(source);
+      return;
+    }
+    const start = source.findIndex((line) => line.trim() === lines[0]);
+    expect(start).toBeGreaterThanOrEqual(0);
+    const indent = source[start].slice(0, source[start].length - lines[0].length);
+    const window = source.slice(start, start + lines.length).map((line) => (line.startsWith(indent) ? line.slice(indent.length) : line));
+    expect(lines).toEqual(window);
+  });
+});
