@@ -53,6 +53,21 @@ function median(values: readonly number[]): number {
   return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
 }
 
+/** One row per candidate (in the samples' order): its median, relative to the first's. */
+function medianRows(
+  samples: ReadonlyMap<string, readonly number[]>,
+  section: string,
+  unit: string,
+  details: (values: readonly number[]) => Record<string, number>,
+): ReportRow[] {
+  const entries = [...samples];
+  const reference = median(entries[0][1]);
+  return entries.map(([name, values]): ReportRow => {
+    const ms = median(values);
+    return { section, name, value: ms, unit, ratio: ms / reference, ratioMeaning: 'time', details: details(values) };
+  });
+}
+
 /** Spawn → initialize answered, then stdin closed and the exit awaited (outside the timing). */
 async function measureStarts(commands: readonly Command[], runs: number): Promise<ReportSection> {
   const samples = new Map<string, number[]>(commands.map((command) => [command.name, []]));
@@ -67,26 +82,17 @@ async function measureStarts(commands: readonly Command[], runs: number): Promis
       if (round >= 2) samples.get(command.name)!.push(millis); // two warm-up rounds fill the page cache
     }
   }
-  const reference = median(samples.get(commands[0].name)!);
   return {
     title: 'MultiLang child start (spawn → initialize answered)',
     baseline: commands[0].name,
     explanation:
       'What the first batch of a shard pays once per warm container: spawning the processor and its answer to initialize ' +
       '(the Python fixture also sends one checkpoint request there and reads the reply).',
-    rows: commands.map((command): ReportRow => {
-      const values = samples.get(command.name)!;
-      const ms = median(values);
-      return {
-        section: 'MultiLang child start',
-        name: command.name,
-        value: ms,
-        unit: 'ms (median)',
-        ratio: ms / reference,
-        ratioMeaning: 'time',
-        details: { runs: values.length, minMs: Math.min(...values), maxMs: Math.max(...values) },
-      };
-    }),
+    rows: medianRows(samples, 'MultiLang child start', 'ms (median)', (values) => ({
+      runs: values.length,
+      minMs: Math.min(...values),
+      maxMs: Math.max(...values),
+    })),
   };
 }
 
@@ -120,26 +126,13 @@ async function measureRoundTrips(workload: Workload, commands: readonly Command[
     }
   }
   for (const candidate of candidates) for (const processor of [...candidate.live]) await processor.leaseLost();
-  const reference = median(samples.get(candidates[0].name)!);
   return {
     title: `MultiLang batch round trip, ${workload.name}`,
     baseline: candidates[0].name,
     explanation:
       'One batch through the engine (in-memory lease store) to a warm child: the records as JSON over its stdin, ' +
       'its status back; against the same no-op processor in TypeScript.',
-    rows: candidates.map((candidate): ReportRow => {
-      const values = samples.get(candidate.name)!;
-      const ms = median(values);
-      return {
-        section: `MultiLang round trip ${workload.name}`,
-        name: candidate.name,
-        value: ms,
-        unit: 'ms/batch (median)',
-        ratio: ms / reference,
-        ratioMeaning: 'time',
-        details: { batches: values.length },
-      };
-    }),
+    rows: medianRows(samples, `MultiLang round trip ${workload.name}`, 'ms/batch (median)', (values) => ({ batches: values.length })),
   };
 }
 

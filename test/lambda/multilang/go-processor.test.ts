@@ -5,7 +5,6 @@
  * engine, against dynalite and kinesalite. The fixture is compiled with `go build`
  * into a temporary folder (a static binary, as it would ship in a function's zip).
  */
-import { putRecords, readShardAsEvent, splitShard } from '../../support/kinesis-stream';
 import { lambdaContext } from '../../support/runtime-harness';
 import { buildGoFixture, delivered, failures } from './multilang-harness';
 import { multiLangSuite } from './multilang-suite';
@@ -18,7 +17,7 @@ describe('a Go-client-style processor (kcl1 dialect) through withMultiLangProces
     },
     processor: () => ({ command: [binary], dialect: 'kcl1' }),
   });
-  const { seqs, handlerFor, batch, position, logged, takeOverBeforeNextWrite } = suite;
+  const { seqs, handlerFor, batch, position, logged, takeOverBeforeNextWrite, handleAcrossSplit } = suite;
 
   test('late checkpoints (sent after the status) are answered during the next call and never fail a batch', async () => {
     const handler = handlerFor();
@@ -41,15 +40,7 @@ describe('a Go-client-style processor (kcl1 dialect) through withMultiLangProces
   });
 
   test('shard end on a real split: shutdown TERMINATE, the final checkpoint without a sequence number records SHARD_END; the reply after its clean exit (EPIPE) does not fail the batch', async () => {
-    const split = await suite.harness.newStream(1);
-    const parent = split.shardIds[0];
-    await putRecords(suite.harness.kinesis, split.streamName, [{ data: 'ok' }, { data: 'checkpoint' }], { shardId: parent });
-    const handler = handlerFor();
-    expect(failures(await handler(await readShardAsEvent(suite.harness.kinesis, split.streamName, parent)))).toEqual([]);
-    const [child] = await splitShard(suite.harness.kinesis, split.streamName, parent);
-    await putRecords(suite.harness.kinesis, split.streamName, [{ data: 'ok' }], { shardId: child });
-
-    expect(failures(await handler(await readShardAsEvent(suite.harness.kinesis, split.streamName, child)))).toEqual([]);
+    const { parent, child } = await handleAcrossSplit(handlerFor(), 'ok', 'checkpoint');
     expect(await position(parent)).toEqual(['SHARD_END', '0']);
     expect(suite.journal.of('shutdown')).toEqual([expect.objectContaining({ reason: 'TERMINATE' })]);
     expect(suite.journal.of('initialize').map((entry) => entry.shardId)).toEqual([parent, child]);

@@ -17,7 +17,8 @@ import {
   sequenceNumbers,
   startRuntimeHarness,
 } from '../../support/runtime-harness';
-import { FixtureJournals, type Journal, loggedText } from './multilang-harness';
+import { putRecords, readShardAsEvent, splitShard } from '../../support/kinesis-stream';
+import { FixtureJournals, type Journal, failures, loggedText } from './multilang-harness';
 
 export interface MultiLangSuiteSettings {
   /** Runs once before the emulators start, with a temporary folder (e.g. to compile the fixture). */
@@ -85,6 +86,23 @@ export class MultiLangSuite {
         });
       };
     };
+  };
+
+  /**
+   * Shard end on a real kinesalite split: the parent's records (these commands) go through
+   * `handler`, the shard is split, and a batch of the first child's (one 'ok') follows,
+   * whose lineage check ends the parent. Both batches must succeed.
+   */
+  readonly handleAcrossSplit = async (handler: KinesisBatchHandler, ...parentCommands: string[]): Promise<{ parent: string; child: string }> => {
+    const { kinesis } = this.harness;
+    const { streamName, shardIds } = await this.harness.newStream(1);
+    const [parent] = shardIds;
+    await putRecords(kinesis, streamName, parentCommands.map((data) => ({ data })), { shardId: parent });
+    expect(failures(await handler(await readShardAsEvent(kinesis, streamName, parent)))).toEqual([]);
+    const [child] = await splitShard(kinesis, streamName, parent);
+    await putRecords(kinesis, streamName, [{ data: 'ok' }], { shardId: child });
+    expect(failures(await handler(await readShardAsEvent(kinesis, streamName, child)))).toEqual([]);
+    return { parent, child };
   };
 
   /** Registers the suite's hooks in the enclosing describe(). */

@@ -7,14 +7,13 @@
 import { spawnSync } from 'node:child_process';
 import { KclConfigurationError, MultiLangChildError, withMultiLangProcessor } from '../../../lambda';
 import { aggregate } from '../records/kpl-vectors';
-import { putRecords, readShardAsEvent, splitShard } from '../../support/kinesis-stream';
 import { kinesisEvent, lambdaContext } from '../../support/runtime-harness';
 import { PYTHON_FIXTURE, delivered, failures } from './multilang-harness';
 import { multiLangSuite } from './multilang-suite';
 
 describe('a kclpy-style Python processor through withMultiLangProcessor', () => {
   const suite = multiLangSuite({ processor: () => ({ command: ['python3', '-S', PYTHON_FIXTURE] }) });
-  const { seqs, handlerFor, batch, position, logged, takeOverBeforeNextWrite } = suite;
+  const { seqs, handlerFor, batch, position, logged, takeOverBeforeNextWrite, handleAcrossSplit } = suite;
 
   test('delivers each batch to one reused child and checkpoints at its end; non-protocol stdout is skipped and forwarded', async () => {
     const handler = handlerFor();
@@ -180,16 +179,7 @@ describe('a kclpy-style Python processor through withMultiLangProcessor', () => 
   });
 
   test('shard end on a real split: the parent’s child gets shardEnded and its checkpoint() records SHARD_END', async () => {
-    const split = await suite.harness.newStream(1);
-    const parent = split.shardIds[0];
-    await putRecords(suite.harness.kinesis, split.streamName, [{ data: 'ok' }, { data: 'ok' }], { shardId: parent });
-    const handler = handlerFor();
-    expect(failures(await handler(await readShardAsEvent(suite.harness.kinesis, split.streamName, parent)))).toEqual([]);
-    const children = await splitShard(suite.harness.kinesis, split.streamName, parent);
-    const child = children[0];
-    await putRecords(suite.harness.kinesis, split.streamName, [{ data: 'ok' }], { shardId: child });
-
-    expect(failures(await handler(await readShardAsEvent(suite.harness.kinesis, split.streamName, child)))).toEqual([]);
+    const { parent, child } = await handleAcrossSplit(handlerFor(), 'ok', 'ok');
     expect((await suite.harness.row(suite.tableName, parent))?.checkpoint).toEqual({ S: 'SHARD_END' });
     expect(suite.journal.of('checkpoint').find((entry) => entry.in === 'shardEnded')).toMatchObject({ args: [null, null], error: null });
     const shardIds = suite.journal.of('initialize').map((entry) => entry.shardId);
