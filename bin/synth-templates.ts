@@ -10,7 +10,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { createExampleApp } from './app';
 import { MultiLangStack } from '../examples/multilang/multilang-consumers';
-import { KclConsumer, type KclConsumerProps } from '../lib';
+import { KclConsumer, type KclConsumerProps, OnFailureDestination } from '../lib';
 
 /**
  * Synthesizes the example app and one stack per variant of the construct
@@ -21,18 +21,24 @@ import { KclConsumer, type KclConsumerProps } from '../lib';
 const HANDLER = path.join(__dirname, '..', 'examples', 'handler.ts');
 
 const VARIANTS: Record<string, (stack: Stack) => Partial<KclConsumerProps>> = {
-  SnsDestination: (stack) => ({ onFailure: new sns.Topic(stack, 'Failures', { masterKey: new kms.Key(stack, 'Key') }) }),
+  SnsDestination: (stack) => ({
+    onFailure: OnFailureDestination.topic(new sns.Topic(stack, 'Failures', { masterKey: new kms.Key(stack, 'Key') })),
+  }),
   S3Destination: (stack) => ({
-    onFailure: new s3.Bucket(stack, 'Failures', { encryption: s3.BucketEncryption.KMS, enforceSSL: true }),
+    onFailure: OnFailureDestination.bucket(
+      new s3.Bucket(stack, 'Failures', { encryption: s3.BucketEncryption.KMS, enforceSSL: true }),
+    ),
   }),
   GivenQueueWithKey: (stack) => ({
-    onFailure: new sqs.Queue(stack, 'Failures', {
-      encryption: sqs.QueueEncryption.KMS,
-      encryptionMasterKey: new kms.Key(stack, 'Key'),
-      enforceSSL: true,
-    }),
+    onFailure: OnFailureDestination.queue(
+      new sqs.Queue(stack, 'Failures', {
+        encryption: sqs.QueueEncryption.KMS,
+        encryptionMasterKey: new kms.Key(stack, 'Key'),
+        enforceSSL: true,
+      }),
+    ),
   }),
-  NoDestination: () => ({ onFailure: false }),
+  NoDestination: () => ({ onFailure: OnFailureDestination.none() }),
   EnhancedFanOut: () => ({ enhancedFanOut: true }),
   CustomerKeyStream: (stack) => ({
     stream: new kinesis.Stream(stack, 'Stream', { encryptionKey: new kms.Key(stack, 'StreamKey') }),
