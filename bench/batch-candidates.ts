@@ -75,6 +75,37 @@ export function materializingLoop(work: NoOpWork) {
   };
 }
 
+/**
+ * (1c) The floor of a per-record API that hands on user records: decode each record
+ * into a user record (with its Date) and hand it on at once, no array, awaiting only
+ * a handler that returns a promise. No validation, no checkpoint, no replay filter.
+ */
+export function streamingLoop(work: NoOpWork) {
+  const handle = (record: KinesisUserRecord): void | Promise<void> => work.handle(record.data);
+  return async (event: KinesisStreamEvent): Promise<KinesisStreamBatchResponse> => {
+    const records = event.Records;
+    for (let index = 0; index < records.length; index += 1) {
+      const { kinesis } = records[index];
+      try {
+        const result = handle({
+          shardId: 'shard',
+          sequenceNumber: kinesis.sequenceNumber,
+          subSequenceNumber: 0,
+          partitionKey: kinesis.partitionKey,
+          explicitHashKey: undefined,
+          data: Buffer.from(kinesis.data, 'base64'),
+          approximateArrivalTimestamp: new Date(Math.round(kinesis.approximateArrivalTimestamp * 1000)),
+          aggregated: false,
+        });
+        if (result !== undefined) await result;
+      } catch {
+        return { batchItemFailures: [{ itemIdentifier: kinesis.sequenceNumber }] };
+      }
+    }
+    return { batchItemFailures: [] };
+  };
+}
+
 /** (2) Powertools, sequential; its Kinesis record handler gets the raw record, so it decodes. */
 export function powertoolsSequential(work: NoOpWork) {
   const processor = new BatchProcessor(EventType.KinesisDataStreams);

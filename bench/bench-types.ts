@@ -5,6 +5,9 @@ export interface BenchRow {
   /** This row's throughput divided by the baseline's (2 means twice as fast). */
   readonly ratio?: number;
   readonly note?: string;
+  /** A target this row is held to, with the ratio it is measured by, and whether it was met. */
+  readonly target?: string;
+  readonly met?: boolean;
 }
 
 /** A benchmark's result: rows measured against one named baseline. */

@@ -85,8 +85,17 @@ export function renumber(event: KinesisStreamEvent, batch: number): void {
     const sequenceNumber = sequenceNumberOf(records.length, batch, index);
     const shardId = record.eventID.slice(0, record.eventID.indexOf(':'));
     record.kinesis.sequenceNumber = sequenceNumber;
-    record.eventID = `${shardId}:${sequenceNumber}`;
+    record.eventID = flat(`${shardId}:${sequenceNumber}`);
   }
+}
+
+/**
+ * A concatenated string as one flat string, as Lambda's JSON.parse of the event
+ * makes them: a concatenation stays a rope until first read, and the first reader
+ * (whichever candidate that is) would pay for flattening it.
+ */
+function flat(text: string): string {
+  return JSON.parse(JSON.stringify(text)) as string;
 }
 
 /**

@@ -9,7 +9,9 @@
  *      same no-op processor in TypeScript (withKclProcessor).
  *
  * Candidates take turns within each round, so load from other processes falls on all
- * alike; figures are medians over all timed calls.
+ * alike; figures are medians over all timed calls. Processors and handlers are built by
+ * withMultiLangProcessor's own multiLangSettings / multiLangHandler; the processors are
+ * the test fixtures' (test/lambda/multilang/fixtures), run by path.
  *
  *   npx tsx bench/multilang.bench.ts
  */
@@ -17,14 +19,16 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createKclHandler, type KinesisBatchHandler } from '../lambda/lifecycle/kcl-engine';
-import { childEnvironment } from '../lambda/multilang/child-environment';
-import { InvocationDeadlines } from '../lambda/multilang/invocation-deadline';
-import { MultiLangRecordProcessor, type MultiLangSettings } from '../lambda/multilang/multilang-record-processor';
-import { NoOpWork, QUIET, SILENT_LOGGER, noOpProcessor, seededInMemoryStore } from './batch-candidates';
+import { MultiLangRecordProcessor } from '../lambda/multilang/multilang-record-processor';
+import { type MultiLangProcessorOptions, multiLangHandler, multiLangSettings } from '../lambda/with-multilang-processor';
+import { buildGoProcessor } from '../examples/multilang/go-processor-build';
+import { NoOpWork, QUIET, noOpProcessor, seededInMemoryStore } from './batch-candidates';
 import { BENCH_SHARD_ID, BatchSeries, WORKLOADS, type Workload, kinesisBatch } from './kinesis-workload';
 import { type ReportRow, type ReportSection, runStandalone } from './report';
-import { PYTHON_FIXTURE, buildGoFixture } from '../test/lambda/multilang/multilang-harness';
 
+const FIXTURES = join(__dirname, '..', 'test', 'lambda', 'multilang', 'fixtures');
+const PYTHON_PROCESSOR = join(FIXTURES, 'strict_kcl_processor.py');
+const GO_PROCESSOR = join(FIXTURES, 'go-processor', 'main.go');
 
 export interface MultiLangBenchSettings {
   readonly startRuns: number;
@@ -36,27 +40,32 @@ export const DEFAULT_SETTINGS: MultiLangBenchSettings = { startRuns: 20, batches
 
 interface Command {
   readonly name: string;
-  readonly command: readonly string[];
-  readonly dialect: 'kcl2' | 'kcl1';
+  readonly options: MultiLangProcessorOptions;
 }
 
-function settingsFor(command: Command): MultiLangSettings {
-  return {
-    command: command.command,
-    dialect: command.dialect,
-    env: childEnvironment(process.env, { KCL_FIXTURE_JOURNAL: undefined }),
-    checkpointing: 'auto',
-    deadlines: new InvocationDeadlines(undefined),
-    logger: SILENT_LOGGER,
-    output: () => undefined,
-    live: new Set(),
-  };
-}
+/** As withMultiLangProcessor builds them; the fixtures keep no journal and their output is dropped. */
+const settingsFor = (command: Command) =>
+  multiLangSettings({ ...command.options, env: { KCL_FIXTURE_JOURNAL: undefined }, onOutput: () => undefined }, QUIET);
 
 function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const middle = Math.floor(sorted.length / 2);
   return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+
+/** One row per candidate (in the samples' order): its median, relative to the first's. */
+function medianRows(
+  samples: ReadonlyMap<string, readonly number[]>,
+  section: string,
+  unit: string,
+  details: (values: readonly number[]) => Record<string, number>,
+): ReportRow[] {
+  const entries = [...samples];
+  const reference = median(entries[0][1]);
+  return entries.map(([name, values]): ReportRow => {
+    const ms = median(values);
+    return { section, name, value: ms, unit, ratio: ms / reference, ratioMeaning: 'time', details: details(values) };
+  });
 }
 
 /** Spawn → initialize answered, then stdin closed and the exit awaited (outside the timing). */
@@ -73,56 +82,36 @@ async function measureStarts(commands: readonly Command[], runs: number): Promis
       if (round >= 2) samples.get(command.name)!.push(millis); // two warm-up rounds fill the page cache
     }
   }
-  const reference = median(samples.get(commands[0].name)!);
   return {
     title: 'MultiLang child start (spawn → initialize answered)',
     baseline: commands[0].name,
     explanation:
       'What the first batch of a shard pays once per warm container: spawning the processor and its answer to initialize ' +
       '(the Python fixture also sends one checkpoint request there and reads the reply).',
-    rows: commands.map((command): ReportRow => {
-      const values = samples.get(command.name)!;
-      const ms = median(values);
-      return {
-        section: 'MultiLang child start',
-        name: command.name,
-        value: ms,
-        unit: 'ms (median)',
-        ratio: ms / reference,
-        ratioMeaning: 'time',
-        details: { runs: values.length, minMs: Math.min(...values), maxMs: Math.max(...values) },
-      };
-    }),
+    rows: medianRows(samples, 'MultiLang child start', 'ms (median)', (values) => ({
+      runs: values.length,
+      minMs: Math.min(...values),
+      maxMs: Math.max(...values),
+    })),
   };
 }
 
 interface Candidate {
   readonly name: string;
   readonly handler: KinesisBatchHandler;
-  readonly processors: MultiLangRecordProcessor[];
+  /** The handler's processors with a live child, shut down after the timing. */
+  readonly live: ReadonlySet<MultiLangRecordProcessor>;
 }
 
 async function measureRoundTrips(workload: Workload, commands: readonly Command[], batches: number): Promise<ReportSection> {
-  const candidates: Candidate[] = [];
   const work = new NoOpWork();
-  candidates.push({
-    name: 'withKclProcessor, TypeScript no-op processor',
-    handler: createKclHandler(() => noOpProcessor(work), QUIET, { leaseStore: await seededInMemoryStore(BENCH_SHARD_ID), metrics: { publish: () => undefined } }),
-    processors: [],
-  });
+  const overrides = async () => ({ leaseStore: await seededInMemoryStore(BENCH_SHARD_ID), metrics: { publish: () => undefined } });
+  const candidates: Candidate[] = [
+    { name: 'withKclProcessor, TypeScript no-op processor', handler: createKclHandler(() => noOpProcessor(work), QUIET, await overrides()), live: new Set() },
+  ];
   for (const command of commands) {
-    const processors: MultiLangRecordProcessor[] = [];
     const settings = settingsFor(command);
-    const handler = createKclHandler(
-      (shardId) => {
-        const processor = new MultiLangRecordProcessor(shardId, settings);
-        processors.push(processor);
-        return processor;
-      },
-      QUIET,
-      { leaseStore: await seededInMemoryStore(BENCH_SHARD_ID), metrics: { publish: () => undefined } },
-    );
-    candidates.push({ name: `withMultiLangProcessor, ${command.name}`, handler, processors });
+    candidates.push({ name: `withMultiLangProcessor, ${command.name}`, handler: multiLangHandler(settings, QUIET, await overrides()), live: settings.live });
   }
   const series = new BatchSeries(kinesisBatch(workload));
   const samples = new Map<string, number[]>(candidates.map((candidate) => [candidate.name, []]));
@@ -136,38 +125,25 @@ async function measureRoundTrips(workload: Workload, commands: readonly Command[
       if (round >= 2) samples.get(candidate.name)!.push(millis); // the first batch starts the child
     }
   }
-  for (const candidate of candidates) for (const processor of candidate.processors) await processor.leaseLost();
-  const reference = median(samples.get(candidates[0].name)!);
+  for (const candidate of candidates) for (const processor of [...candidate.live]) await processor.leaseLost();
   return {
     title: `MultiLang batch round trip, ${workload.name}`,
     baseline: candidates[0].name,
     explanation:
       'One batch through the engine (in-memory lease store) to a warm child: the records as JSON over its stdin, ' +
       'its status back; against the same no-op processor in TypeScript.',
-    rows: candidates.map((candidate): ReportRow => {
-      const values = samples.get(candidate.name)!;
-      const ms = median(values);
-      return {
-        section: `MultiLang round trip ${workload.name}`,
-        name: candidate.name,
-        value: ms,
-        unit: 'ms/batch (median)',
-        ratio: ms / reference,
-        ratioMeaning: 'time',
-        details: { batches: values.length },
-      };
-    }),
+    rows: medianRows(samples, `MultiLang round trip ${workload.name}`, 'ms/batch (median)', (values) => ({ batches: values.length })),
   };
 }
 
 export async function run(settings: MultiLangBenchSettings = DEFAULT_SETTINGS): Promise<ReportSection[]> {
   const dir = mkdtempSync(join(tmpdir(), 'kcl-multilang-bench-'));
   try {
-    const go = buildGoFixture(dir);
+    const go = buildGoProcessor({ source: GO_PROCESSOR, output: join(dir, 'kcl-go-processor'), cacheDir: dir });
     const commands: Command[] = [
-      { name: 'python3', command: ['python3', PYTHON_FIXTURE], dialect: 'kcl2' },
-      { name: 'python3 -S', command: ['python3', '-S', PYTHON_FIXTURE], dialect: 'kcl2' },
-      { name: 'static Go binary', command: [go], dialect: 'kcl1' },
+      { name: 'python3', options: { command: ['python3', PYTHON_PROCESSOR] } },
+      { name: 'python3 -S', options: { command: ['python3', '-S', PYTHON_PROCESSOR] } },
+      { name: 'static Go binary', options: { command: [go], dialect: 'kcl1' } },
     ];
     const sections = [await measureStarts(commands, settings.startRuns)];
     for (const workload of WORKLOADS) {

@@ -9,29 +9,36 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { createExampleApp } from './app';
-import { KclConsumer, type KclConsumerProps } from '../lib';
+import { MultiLangStack } from '../examples/multilang/multilang-consumers';
+import { KclConsumer, type KclConsumerProps, OnFailureDestination } from '../lib';
 
 /**
  * Synthesizes the example app and one stack per variant of the construct
  * (every on-failure destination type, fan-out, customer keys, retries, filters,
- * a given function) into a folder, for template linters such as cfn-lint.
+ * a given function) and the MultiLang packaging stack into a folder, for template linters such as cfn-lint.
  * Usage: tsx bin/synth-templates.ts <out-dir>; prints one template path a line.
  */
 const HANDLER = path.join(__dirname, '..', 'examples', 'handler.ts');
 
 const VARIANTS: Record<string, (stack: Stack) => Partial<KclConsumerProps>> = {
-  SnsDestination: (stack) => ({ onFailure: new sns.Topic(stack, 'Failures', { masterKey: new kms.Key(stack, 'Key') }) }),
+  SnsDestination: (stack) => ({
+    onFailure: OnFailureDestination.topic(new sns.Topic(stack, 'Failures', { masterKey: new kms.Key(stack, 'Key') })),
+  }),
   S3Destination: (stack) => ({
-    onFailure: new s3.Bucket(stack, 'Failures', { encryption: s3.BucketEncryption.KMS, enforceSSL: true }),
+    onFailure: OnFailureDestination.bucket(
+      new s3.Bucket(stack, 'Failures', { encryption: s3.BucketEncryption.KMS, enforceSSL: true }),
+    ),
   }),
   GivenQueueWithKey: (stack) => ({
-    onFailure: new sqs.Queue(stack, 'Failures', {
-      encryption: sqs.QueueEncryption.KMS,
-      encryptionMasterKey: new kms.Key(stack, 'Key'),
-      enforceSSL: true,
-    }),
+    onFailure: OnFailureDestination.queue(
+      new sqs.Queue(stack, 'Failures', {
+        encryption: sqs.QueueEncryption.KMS,
+        encryptionMasterKey: new kms.Key(stack, 'Key'),
+        enforceSSL: true,
+      }),
+    ),
   }),
-  NoDestination: () => ({ onFailure: false }),
+  NoDestination: () => ({ onFailure: OnFailureDestination.none() }),
   EnhancedFanOut: () => ({ enhancedFanOut: true }),
   CustomerKeyStream: (stack) => ({
     stream: new kinesis.Stream(stack, 'Stream', { encryptionKey: new kms.Key(stack, 'StreamKey') }),
@@ -75,6 +82,10 @@ export function synthesizeTemplates(outDir: string): string[] {
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
     }),
   });
+  // The MultiLang recipes (examples/multilang). With bundling skipped the Go binary is never
+  // copied (that is a bundling hook), so none is built; the Python function's image is a
+  // container asset, which synthesizes without Docker (it is built when deploying).
+  new MultiLangStack(app, 'KclMultiLang', { goBinary: path.join(outDir, 'kcl-processor-not-built') });
   for (const s of app.synth().stacks) templates.push(copyTemplate(s.templateFullPath, outDir));
   return templates;
 }

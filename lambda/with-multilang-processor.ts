@@ -1,9 +1,9 @@
 import { KclConfigurationError } from './errors';
-import { type KinesisBatchHandler, createKclHandler } from './lifecycle/kcl-engine';
+import { type EngineOverrides, type KinesisBatchHandler, createKclHandler } from './lifecycle/kcl-engine';
 import { childEnvironment } from './multilang/child-environment';
 import { DIALECTS, type MultiLangDialect } from './multilang/dialect';
 import { InvocationDeadlines } from './multilang/invocation-deadline';
-import { type ChildOutputHandler, MultiLangRecordProcessor } from './multilang/multilang-record-processor';
+import { type ChildOutputHandler, MultiLangRecordProcessor, type MultiLangSettings } from './multilang/multilang-record-processor';
 import { createLogger } from './observability/json-logger';
 import type { KclOptions } from './options';
 
@@ -46,28 +46,39 @@ export interface MultiLangProcessorOptions {
  * behave as they do for a TypeScript processor.
  */
 export function withMultiLangProcessor(options: MultiLangProcessorOptions, kclOptions: KclOptions = {}): KinesisBatchHandler {
+  return multiLangHandler(multiLangSettings(options, kclOptions), kclOptions);
+}
+
+/**
+ * What withMultiLangProcessor gives each shard's processor: the options validated, the
+ * child's environment scrubbed. Exported (not from the package's entry) for the benchmark,
+ * which times processors and handlers built exactly as here.
+ */
+export function multiLangSettings(options: MultiLangProcessorOptions, kclOptions: KclOptions = {}): MultiLangSettings {
   const dialect = validate(options);
-  const deadlines = new InvocationDeadlines(kclOptions.timeoutGuardMs);
-  const live = new Set<MultiLangRecordProcessor>();
-  const settings = {
+  return {
     command: [...options.command],
     dialect,
     env: childEnvironment(process.env, options.env),
     cwd: options.cwd,
     checkpointing: kclOptions.checkpointing ?? 'auto',
-    deadlines,
+    deadlines: new InvocationDeadlines(kclOptions.timeoutGuardMs),
     logger: createLogger(kclOptions),
     output: options.onOutput ?? writeToStderr,
-    live,
+    live: new Set(),
   };
-  const handler = createKclHandler((shardId) => new MultiLangRecordProcessor(shardId, settings), kclOptions);
+}
+
+/** withMultiLangProcessor's handler for these settings; `overrides` are the engine's (the benchmark's in-memory lease store). */
+export function multiLangHandler(settings: MultiLangSettings, kclOptions: KclOptions = {}, overrides: EngineOverrides = {}): KinesisBatchHandler {
+  const handler = createKclHandler((shardId) => new MultiLangRecordProcessor(shardId, settings), kclOptions, overrides);
   return (event, context) =>
-    deadlines.run(context, async () => {
+    settings.deadlines.run(context, async () => {
       try {
         return await handler(event, context);
       } finally {
         // kclpy's sample writes stderr without newlines: what it wrote belongs to this invocation's logs.
-        for (const processor of live) processor.flushOutput();
+        for (const processor of settings.live) processor.flushOutput();
       }
     });
 }

@@ -108,7 +108,7 @@ export function acknowledgeOwnFindings(own: OwnResources): void {
     Validations.of(own.mappingWithoutDestination).acknowledge({
       id: 'Serverless-LambdaEventSourceMappingDestination',
       reason:
-        'The app chose onFailure: false. Every discard still raises the DroppedEventCount alarm; only the ' +
+        'The app chose OnFailureDestination.none(). Every discard still raises the DroppedEventCount alarm; only the ' +
         'on-failure record naming the shard and sequence numbers is given up.',
     });
   }

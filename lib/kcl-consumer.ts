@@ -16,14 +16,12 @@ import { acknowledgeOwnFindings } from './kcl-consumer-acknowledgements';
 import { createConsumerAlarms } from './kcl-consumer-alarms';
 import type { IKclConsumerMetrics } from './kcl-consumer-metrics';
 import { KclDashboard } from './kcl-dashboard';
-import { DEFAULT_METRICS_NAMESPACE, KclMetricName, kclMetric } from './kcl-metrics';
-import { type OnFailureDestination, resolveOnFailureDestination } from './on-failure-destination';
+import { KclMetricName, KclMetrics } from './kcl-metrics';
+import { type OnFailureDestination, isOnFailureDestination, resolveOnFailureDestination } from './on-failure-destination';
 import { grantMappingRead } from './stream-read-grant';
 import { RuntimeEnvironment } from '../lambda/runtime-environment';
 import { LEASE_OWNER_INDEX_NAME } from '../lambda/lease-rows';
 import { LeaseKeys } from './lease-keys';
-
-export type { OnFailureDestination } from './on-failure-destination';
 
 export interface KclConsumerProps {
   /**
@@ -174,13 +172,13 @@ export interface KclConsumerProps {
   readonly tumblingWindow?: Duration;
 
   /**
-   * Where Lambda sends discarded batches' metadata: a queue, topic or bucket,
-   * or `false` for nowhere. The function's role gets only what Lambda needs to
-   * deliver there (`sqs:SendMessage`, `sns:Publish`, or `s3:PutObject` and
-   * `s3:ListBucket`, with the key actions a customer key needs).
-   * @default - a new SQS queue: KMS-managed encryption, SSL only, 14-day retention
+   * Where Lambda sends discarded batches' metadata: `OnFailureDestination.queue(queue)`,
+   * `.topic(topic)`, `.bucket(bucket)`, or `.none()` for nowhere. The function's role gets
+   * only what Lambda needs to deliver there (`sqs:SendMessage`, `sns:Publish`, or
+   * `s3:PutObject` and `s3:ListBucket`, with the key actions a customer key needs).
+   * @default - `OnFailureDestination.queue()`: a new SQS queue, KMS-managed encryption, SSL only, 14-day retention
    */
-  readonly onFailure?: OnFailureDestination | false;
+  readonly onFailure?: OnFailureDestination;
 
   /**
    * Create the alarms: iterator age, function errors, records failed, a
@@ -256,7 +254,7 @@ export class KclConsumer extends Construct implements IKclConsumerMetrics {
     validateProps(this.node.path, props);
 
     this.applicationName = props.applicationName ?? defaultApplicationName(this.node.path);
-    this.metricsNamespace = props.metricsNamespace ?? DEFAULT_METRICS_NAMESPACE;
+    this.metricsNamespace = props.metricsNamespace ?? KclMetrics.DEFAULT_NAMESPACE;
     this.streamRetentionPeriod = props.stream
       ? props.streamRetentionPeriod ?? DEFAULT_STREAM_RETENTION
       : props.streamProps?.retentionPeriod ?? DEFAULT_STREAM_RETENTION;
@@ -357,7 +355,7 @@ export class KclConsumer extends Construct implements IKclConsumerMetrics {
     this.eventSourceMappingId = this.eventSourceMapping.eventSourceMappingId;
     // Exactly what the mapping and the runtime call; see stream-read-grant.ts.
     grantMappingRead(this.function, this.stream, this.streamConsumer);
-    if (props.onFailure === false && props.alarms === false) {
+    if (!onFailure.destination && props.alarms === false) {
       Annotations.of(this).addWarningV2(
         'kcl-lambda:discards-untracked',
         'With no on-failure destination and no alarms, records Lambda discards (retries or maxRecordAge exhausted) ' +
@@ -406,14 +404,14 @@ export class KclConsumer extends Construct implements IKclConsumerMetrics {
       reservedConcurrency: functionProps?.reservedConcurrentExecutions !== undefined,
       vpc: functionProps?.vpc !== undefined,
       mappingWithoutDestination:
-        props.onFailure === false && (props.alarms ?? true) ? this.eventSourceMapping : undefined,
+        !onFailure.destination && (props.alarms ?? true) ? this.eventSourceMapping : undefined,
       onFailureBucket: onFailure.bucket,
     });
   }
 
   /** A runtime metric in this consumer's namespace, dimension `ApplicationName`. */
   public metric(metricName: KclMetricName, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return kclMetric(this.metricsNamespace, this.applicationName, metricName, props);
+    return KclMetrics.metric(this.metricsNamespace, this.applicationName, metricName, props);
   }
 
   /** Kinesis records delivered by Lambda, before de-aggregation (Sum). */
@@ -690,9 +688,25 @@ function validateProps(path: string, props: KclConsumerProps): void {
   if (!atTimestamp && props.startingPositionTimestamp) {
     fail('startingPositionTimestamp is only used with startingPosition AT_TIMESTAMP.');
   }
+  if (props.onFailure !== undefined && !isOnFailureDestination(props.onFailure)) {
+    fail(
+      'onFailure must be an OnFailureDestination: OnFailureDestination.queue(queue), .topic(topic), .bucket(bucket) ' +
+        `or .none() (got ${describeValue(props.onFailure)}; earlier 0.x versions took the queue, topic or bucket itself, or false).`,
+    );
+  }
   if (props.leaseKeys !== undefined && !Object.values(LeaseKeys).includes(props.leaseKeys)) {
     fail(`leaseKeys must be LeaseKeys.SHARD_ID or LeaseKeys.MULTI_STREAM (got ${JSON.stringify(props.leaseKeys)}).`);
   }
+}
+
+/**
+ * A bad prop value, named for an error message: a construct by its path (the CDK's
+ * class names are mangled in its bundle), anything else by its type.
+ */
+function describeValue(value: unknown): string {
+  if (Construct.isConstruct(value)) return `the construct ${value.node.path}`;
+  if (typeof value === 'object' && value !== null) return value.constructor?.name ?? 'an object';
+  return typeof value === 'function' ? 'a function' : JSON.stringify(value);
 }
 
 /**

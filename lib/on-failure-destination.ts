@@ -7,9 +7,6 @@ import type * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 
-/** Where Lambda sends the metadata of records it discards. */
-export type OnFailureDestination = sqs.IQueue | sns.ITopic | s3.IBucket;
-
 /** The kind of on-failure destination, for alarm texts and acknowledgements. */
 export enum OnFailureDestinationKind {
   QUEUE = 'queue',
@@ -52,53 +49,91 @@ class LeastPrivilegeDestination implements lambda.IEventSourceDlq {
 }
 
 /**
- * The destination the construct wires: the given queue, topic or bucket, none
- * for `false`, or a new encrypted SSL-only queue by default. Each grants what
- * Lambda's documentation lists for that destination type: `sqs:SendMessage`,
- * `sns:Publish`, or `s3:PutObject` on the objects and `s3:ListBucket` on the
- * bucket; with a customer key `kms:GenerateDataKey` (and `kms:Decrypt` for SQS
- * and SNS).
+ * Where Lambda sends the metadata of the batches it discards (retries or
+ * `maxRecordAge` exhausted): a queue, a topic, a bucket, or nowhere. Each
+ * destination grants the function's role only what Lambda's documentation lists
+ * for its type: `sqs:SendMessage`, `sns:Publish`, or `s3:PutObject` on the
+ * objects and `s3:ListBucket` on the bucket; with a customer key
+ * `kms:GenerateDataKey` (and `kms:Decrypt` for SQS and SNS).
  */
-export function resolveOnFailureDestination(
-  scope: Construct,
-  onFailure: OnFailureDestination | false | undefined,
-): ResolvedOnFailureDestination {
-  if (onFailure === false) return {};
-  if (onFailure === undefined) {
-    const queue = new sqs.Queue(scope, 'OnFailureQueue', {
-      encryption: sqs.QueueEncryption.KMS_MANAGED,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(14),
+export class OnFailureDestination {
+  /**
+   * An SQS queue. Without `queue`, a new one the construct creates (the default):
+   * KMS-managed encryption (`alias/aws/sqs`), SSL only, 14-day retention, exposed
+   * as `KclConsumer.onFailureQueue`.
+   */
+  public static queue(queue?: sqs.IQueue): OnFailureDestination {
+    return new OnFailureDestination((scope) => {
+      if (queue) return { destination: queueDestination(queue), kind: OnFailureDestinationKind.QUEUE, queue };
+      const own = new sqs.Queue(scope, 'OnFailureQueue', {
+        encryption: sqs.QueueEncryption.KMS_MANAGED,
+        enforceSSL: true,
+        retentionPeriod: Duration.days(14),
+      });
+      return { destination: queueDestination(own), kind: OnFailureDestinationKind.QUEUE, queue: own, ownQueue: true };
     });
-    return { destination: queueDestination(queue), kind: OnFailureDestinationKind.QUEUE, queue, ownQueue: true };
   }
-  if ('queueArn' in onFailure) {
-    return { destination: queueDestination(onFailure), kind: OnFailureDestinationKind.QUEUE, queue: onFailure };
-  }
-  if ('topicArn' in onFailure) {
-    return {
+
+  /** An SNS topic. */
+  public static topic(topic: sns.ITopic): OnFailureDestination {
+    return new OnFailureDestination(() => ({
       destination: new LeastPrivilegeDestination(
-        onFailure.topicArn,
-        [{ actions: ['sns:Publish'], resources: [onFailure.topicArn] }],
-        onFailure.masterKey,
+        topic.topicArn,
+        [{ actions: ['sns:Publish'], resources: [topic.topicArn] }],
+        topic.masterKey,
         ['kms:Decrypt', 'kms:GenerateDataKey'],
       ),
       kind: OnFailureDestinationKind.TOPIC,
-    };
+    }));
   }
-  return {
-    destination: new LeastPrivilegeDestination(
-      onFailure.bucketArn,
-      [
-        { actions: ['s3:PutObject'], resources: [onFailure.arnForObjects('*')] },
-        { actions: ['s3:ListBucket'], resources: [onFailure.bucketArn] },
-      ],
-      onFailure.encryptionKey,
-      ['kms:GenerateDataKey'],
-    ),
-    kind: OnFailureDestinationKind.BUCKET,
-    bucket: onFailure,
-  };
+
+  /** An S3 bucket; it also receives the batch's records, not only their positions. */
+  public static bucket(bucket: s3.IBucket): OnFailureDestination {
+    return new OnFailureDestination(() => ({
+      destination: new LeastPrivilegeDestination(
+        bucket.bucketArn,
+        [
+          { actions: ['s3:PutObject'], resources: [bucket.arnForObjects('*')] },
+          { actions: ['s3:ListBucket'], resources: [bucket.bucketArn] },
+        ],
+        bucket.encryptionKey,
+        ['kms:GenerateDataKey'],
+      ),
+      kind: OnFailureDestinationKind.BUCKET,
+      bucket,
+    }));
+  }
+
+  /**
+   * No destination: discarded records are named nowhere, and only the mapping's
+   * DroppedEventCount (and its alarm, with `alarms` on) records them.
+   */
+  public static none(): OnFailureDestination {
+    return new OnFailureDestination(() => ({}));
+  }
+
+  private constructor(private readonly resolve: (scope: Construct) => ResolvedOnFailureDestination) {}
+
+  /**
+   * Creates what the destination needs (the default queue) in `scope`, the consumer.
+   * @internal
+   */
+  public _bind(scope: Construct): ResolvedOnFailureDestination {
+    return this.resolve(scope);
+  }
+}
+
+/** The destination the construct wires: the given one, or by default its own queue. */
+export function resolveOnFailureDestination(
+  scope: Construct,
+  onFailure: OnFailureDestination | undefined,
+): ResolvedOnFailureDestination {
+  return (onFailure ?? OnFailureDestination.queue())._bind(scope);
+}
+
+/** Whether `value` is an `OnFailureDestination`, also from another copy of this package. */
+export function isOnFailureDestination(value: unknown): value is OnFailureDestination {
+  return typeof (value as { _bind?: unknown } | null)?._bind === 'function';
 }
 
 function queueDestination(queue: sqs.IQueue): lambda.IEventSourceDlq {

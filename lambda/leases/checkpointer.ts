@@ -14,6 +14,8 @@ import {
 export type CheckpointScope =
   /** Up to the largest record delivered so far (processRecords, shutdownRequested). */
   | { readonly kind: 'records'; readonly largestDelivered?: ExtendedSequenceNumber }
+  /** Up to the last record taken so far from a stream of records (withRecordHandler). */
+  | { readonly kind: 'stream'; readonly stream: { readonly lastTaken?: ExtendedSequenceNumber } }
   /** The shard is closed and drained: any checkpoint records SHARD_END (shardEnded). */
   | { readonly kind: 'shardEnd' };
 
@@ -145,7 +147,7 @@ export class CheckpointSession {
       }
       return { sequenceNumber: SHARD_END, subSequenceNumber: 0 };
     }
-    const largest = this.scope.largestDelivered;
+    const largest = this.scope.kind === 'stream' ? this.scope.stream.lastTaken : this.scope.largestDelivered;
     if (!requested) return largest ?? this.durable.checkpoint;
     if (compareExtended(requested, this.durable.checkpoint) < 0) {
       throw illegal(`${formatExtended(requested)} is below the last checkpoint ${formatExtended(this.durable.checkpoint)}`);

@@ -17,13 +17,21 @@ import type { KinesisUserRecord } from '../records/kinesis-user-record';
 import { type ShardBatch, appendUserRecords } from '../records/kinesis-event';
 import { type Lease, type LeaseStore, leaseExists, newLease } from '../leases/lease';
 import type { CheckpointingMode, KclLogger } from '../options';
-import type { RecordProcessor, RecordProcessorFactory } from '../record-processor';
-import { type ExtendedSequenceNumber, SHARD_END, formatExtended, isAfter, isStartingPosition } from '../records/sequence-number';
+import type { Checkpointer, RecordProcessor, RecordProcessorFactory } from '../record-processor';
+import {
+  type ExtendedSequenceNumber,
+  SHARD_END,
+  compareExtended,
+  formatExtended,
+  isAfter,
+  isStartingPosition,
+} from '../records/sequence-number';
 import type { ShardLineage } from './shard-lineage';
 import { streamNameFromArn } from '../records/stream-arn';
 import type { HandoffWatch } from '../leases/lease-handoff';
 import type { LeaseKeys, StreamLeaseKeys } from './lease-keys';
 import type { TimeoutGuard } from './timeout-guard';
+import { type UndecodableRecord, type UserRecordSource, UserRecordStream, decodeShardBatch } from '../records/user-record-stream';
 
 /** What the lifecycle needs from the container it runs in. */
 export interface LifecycleContext {
@@ -62,6 +70,29 @@ export interface ShardBatchResult {
   readonly stats: ShardBatchStats;
   readonly firstSequenceNumber?: string;
   readonly lastSequenceNumber?: string;
+}
+
+/** The key of a processor's per-record entry point (withRecordHandler's); a symbol, so no user processor has it by chance. */
+export const processRecordStream: unique symbol = Symbol('kcl-lambda.processRecordStream');
+
+export interface ProcessRecordStreamInput {
+  readonly shardId: string;
+  /** The batch's records above the checkpoint, decoded as they are taken. */
+  readonly records: UserRecordSource;
+  readonly checkpointer: Checkpointer;
+}
+
+/**
+ * A processor that takes the batch's records one at a time: the engine decodes each
+ * record as it is taken and builds no array of the whole batch. Returning means done
+ * with every record taken; the records not taken are reported failed.
+ */
+export interface StreamingRecordProcessor extends RecordProcessor {
+  [processRecordStream](input: ProcessRecordStreamInput): void | Promise<void>;
+}
+
+function isStreaming(processor: RecordProcessor): processor is StreamingRecordProcessor {
+  return typeof (processor as Partial<StreamingRecordProcessor>)[processRecordStream] === 'function';
 }
 
 type ConsumerState = 'new' | 'initialized';
@@ -138,7 +169,7 @@ export async function consumeShardBatch(
   batch: ShardBatch,
   guard: TimeoutGuard,
 ): Promise<ShardBatchResult> {
-  const stats = batchStats(context, batch);
+  const stats = emptyShardBatchStats(batch.shardId);
   // Records must not overtake those a stopped processRecords is still working on.
   const previousFinished = await context.consumers.unfinishedSettled(batch.shardId, guard.fired);
   const stream: LeaseStream = {
@@ -153,7 +184,8 @@ export async function consumeShardBatch(
   const parentShardIds = isStartingPosition(lease.checkpoint.sequenceNumber)
     ? await finishParents(context, stream, batch.shardId, stats, guard)
     : undefined;
-  const pending = skipReplays(batch.userRecords, lease.checkpoint, stats);
+  // Decoded as delivered, replays skipped on the way.
+  const records = new UserRecordStream(batch, context.deaggregate, lease.checkpoint);
   const session = new CheckpointSession({
     store: context.store,
     lease,
@@ -163,26 +195,59 @@ export async function consumeShardBatch(
   });
 
   let consumer: ShardConsumer | undefined;
-  if (pending.length > 0) {
+  if (records.hasNext()) {
     consumer = context.consumers.get(batch.shardId);
     await initializeIfNew(consumer, lease);
-    const outcome = await deliverRecords(context, consumer, pending, session, guard, stats);
-    await finishDelivery(context, consumer, outcome, pending, session);
+    const outcome = await deliverRecords(context, consumer, records, session, guard, stats);
+    await finishDelivery(context, consumer, outcome, records.lastTaken, session);
   }
   await createLeaseRowIfAbsent(context, session);
   session.close('the batch is finished');
   if (session.leaseLost) await loseLease(context, consumer ?? context.consumers.find(batch.shardId), batch.shardId, stats);
 
   const durable = session.leaseLost ? await winnerCheckpoint(context, session) : session.lease.checkpoint;
-  return batchResult(batch, durable, firstFailure(batch, durable, stats), stats);
+  return batchResult(context, batch, records, lease.checkpoint, durable, stats);
 }
 
+/**
+ * Step: the response and the stats. Usually every record was delivered and the
+ * durable checkpoint covers them all, and the stream's counts are the batch's; after
+ * a failure, a stop or a lost lease the batch is decoded whole again to find the
+ * first record above the durable checkpoint (that path can afford it).
+ */
 function batchResult(
+  context: LifecycleContext,
   batch: ShardBatch,
+  records: UserRecordStream | undefined,
+  checkpoint: ExtendedSequenceNumber,
   durable: ExtendedSequenceNumber,
-  failedSequenceNumber: string | undefined,
   stats: ShardBatchStats,
 ): ShardBatchResult {
+  let failedSequenceNumber: string | undefined;
+  let undecodable: UndecodableRecord | undefined;
+  if (records !== undefined && coversEverything(records, checkpoint, durable)) {
+    stats.kinesisRecords = records.kinesisRecords;
+    stats.kinesisBytes = records.kinesisBytes;
+    stats.userRecords = records.userRecords;
+    stats.duplicatesSkipped = records.duplicatesSkipped;
+    undecodable = records.undecodable;
+    failedSequenceNumber = undecodable?.sequenceNumber;
+  } else {
+    // Corrupt aggregates the stream decoded were warned about already.
+    const decoded = decodeShardBatch(batch, context.deaggregate, records?.position ?? 0);
+    stats.kinesisRecords = decoded.kinesisRecords;
+    stats.kinesisBytes = decoded.kinesisBytes;
+    stats.userRecords = decoded.userRecords.length;
+    stats.duplicatesSkipped = decoded.userRecords.length - recordsAfter(decoded.userRecords, checkpoint).length;
+    undecodable = decoded.undecodable;
+    failedSequenceNumber = firstFailure(decoded.userRecords, undecodable, durable, stats);
+  }
+  if (undecodable) {
+    context.logger.error(`${undecodable.reason}; it and the records after it are reported failed`, {
+      shardId: batch.shardId,
+      sequenceNumber: undecodable.sequenceNumber,
+    });
+  }
   return {
     failedSequenceNumber,
     checkpoint: durable,
@@ -199,8 +264,18 @@ function batchResult(
  */
 function outOfTime(context: LifecycleContext, batch: ShardBatch, lease: Lease, stats: ShardBatchStats): ShardBatchResult {
   context.logger.warn('Timeout guard: no time left to start this shard; nothing delivered', { shardId: batch.shardId });
-  skipReplays(batch.userRecords, lease.checkpoint, stats);
-  return batchResult(batch, lease.checkpoint, firstFailure(batch, lease.checkpoint, stats), stats);
+  return batchResult(context, batch, undefined, lease.checkpoint, lease.checkpoint, stats);
+}
+
+/**
+ * True when no user record of the batch lies above `durable`: all were decoded, the
+ * ones skipped lie at or below the checkpoint, and the ones delivered came in order
+ * up to a record `durable` covers.
+ */
+function coversEverything(records: UserRecordStream, checkpoint: ExtendedSequenceNumber, durable: ExtendedSequenceNumber): boolean {
+  if (!records.finished || compareExtended(durable, checkpoint) < 0) return false;
+  const last = records.lastTaken;
+  return last === undefined || (records.inOrder && compareExtended(durable, last) >= 0);
 }
 
 /**
@@ -215,40 +290,13 @@ async function awaitHandoff(context: LifecycleContext, batch: ShardBatch, lease:
       `${lease.leaseOwner ?? 'nobody'}): KCL workers still run on this table; nothing delivered, the batch is retried`,
     { shardId: batch.shardId },
   );
-  skipReplays(batch.userRecords, lease.checkpoint, stats);
   await loseLease(context, context.consumers.find(batch.shardId), batch.shardId, stats);
-  return batchResult(batch, lease.checkpoint, firstFailure(batch, lease.checkpoint, stats), stats);
+  return batchResult(context, batch, undefined, lease.checkpoint, lease.checkpoint, stats);
 }
 
 /** Step: the one consistent read of the batch. */
 async function readLease(context: LifecycleContext, stream: LeaseStream, shardId: string): Promise<Lease> {
   return (await context.store.getLease(stream.keys.leaseKey(shardId))) ?? stream.keys.newLease(shardId);
-}
-
-/** The counts decoding already knows; a record that could not be decoded is logged once, here. */
-function batchStats(context: LifecycleContext, batch: ShardBatch): ShardBatchStats {
-  const stats = emptyShardBatchStats(batch.shardId);
-  stats.kinesisRecords = batch.kinesisRecords;
-  stats.kinesisBytes = batch.kinesisBytes;
-  if (batch.undecodable) {
-    context.logger.error(`${batch.undecodable.reason}; it and the records after it are reported failed`, {
-      shardId: batch.shardId,
-      sequenceNumber: batch.undecodable.sequenceNumber,
-    });
-  }
-  return stats;
-}
-
-/** Step: drop what the checkpoint already covers (a replay), so nothing is delivered twice. */
-function skipReplays(
-  records: readonly KinesisUserRecord[],
-  checkpoint: ExtendedSequenceNumber,
-  stats: ShardBatchStats,
-): readonly KinesisUserRecord[] {
-  const pending = recordsAfter(records, checkpoint);
-  stats.userRecords = records.length;
-  stats.duplicatesSkipped = records.length - pending.length;
-  return pending;
 }
 
 /** The records after a position; the same array when all are (the usual, replay-free batch). */
@@ -270,32 +318,41 @@ type DeliveryOutcome =
   | { readonly kind: 'stopped' }
   | { readonly kind: 'notStarted' };
 
-/** Step: processRecords, unless the timeout guard fires first. */
+/**
+ * Step: processRecords (or the per-record entry point), unless the timeout guard
+ * fires first. The records are decoded here: as they are taken, or all at once for
+ * processRecords, which gets an array.
+ */
 async function deliverRecords(
   context: LifecycleContext,
   consumer: ShardConsumer,
-  records: readonly KinesisUserRecord[],
+  records: UserRecordStream,
   session: CheckpointSession,
   guard: TimeoutGuard,
   stats: ShardBatchStats,
 ): Promise<DeliveryOutcome> {
   // The guard may have fired while parents were ended or the processor initialized.
   if (guard.expired) return { kind: 'notStarted' };
-  const last = records[records.length - 1];
-  const millisBehindLatest = Math.max(0, Date.now() - last.approximateArrivalTimestamp.getTime());
-  stats.millisBehindLatest = millisBehindLatest;
-  session.setScope({ kind: 'records', largestDelivered: last });
+  const processor = consumer.processor;
   const processRecordsView = session.view();
+  const checkpointer = processRecordsView.checkpointer;
+  let deliver: () => void | Promise<void>;
+  if (isStreaming(processor)) {
+    stats.millisBehindLatest = Math.max(0, Date.now() - records.lastArrivalMillis);
+    // What may be checkpointed grows as records are taken.
+    session.setScope({ kind: 'stream', stream: records });
+    deliver = () => processor[processRecordStream]({ shardId: consumer.shardId, records, checkpointer });
+  } else {
+    const batch = records.rest();
+    const last = batch[batch.length - 1];
+    const millisBehindLatest = Math.max(0, Date.now() - last.approximateArrivalTimestamp.getTime());
+    stats.millisBehindLatest = millisBehindLatest;
+    session.setScope({ kind: 'records', largestDelivered: last });
+    deliver = () => processor.processRecords({ shardId: consumer.shardId, records: batch, checkpointer, millisBehindLatest });
+  }
   const started = Date.now();
   const processing: Promise<DeliveryOutcome> = Promise.resolve()
-    .then(() =>
-      consumer.processor.processRecords({
-        shardId: consumer.shardId,
-        records,
-        checkpointer: processRecordsView.checkpointer,
-        millisBehindLatest,
-      }),
-    )
+    .then(deliver)
     .then(
       () => ({ kind: 'completed' }) as const,
       (error: unknown) => ({ kind: 'failed', error }) as const,
@@ -351,7 +408,7 @@ async function finishDelivery(
   context: LifecycleContext,
   consumer: ShardConsumer,
   outcome: DeliveryOutcome,
-  pending: readonly KinesisUserRecord[],
+  last: KinesisUserRecord | undefined,
   session: CheckpointSession,
 ): Promise<void> {
   await session.settle();
@@ -373,8 +430,7 @@ async function finishDelivery(
     });
     return;
   }
-  if (context.checkpointing !== 'auto' || session.leaseLost) return;
-  const last = pending[pending.length - 1];
+  if (context.checkpointing !== 'auto' || session.leaseLost || last === undefined) return;
   try {
     await session.write(last);
   } catch (error) {
@@ -426,16 +482,17 @@ async function winnerCheckpoint(context: LifecycleContext, session: CheckpointSe
 
 /** Step: the first record above the durable checkpoint is where Lambda must resume. */
 function firstFailure(
-  decoded: ShardBatch,
+  userRecords: readonly KinesisUserRecord[],
+  undecodable: UndecodableRecord | undefined,
   durable: ExtendedSequenceNumber,
   stats: ShardBatchStats,
 ): string | undefined {
-  const index = decoded.userRecords.findIndex(isAfter(durable));
+  const index = userRecords.findIndex(isAfter(durable));
   if (index >= 0) {
-    stats.recordsFailed = decoded.userRecords.length - index;
-    return decoded.userRecords[index].sequenceNumber;
+    stats.recordsFailed = userRecords.length - index;
+    return userRecords[index].sequenceNumber;
   }
-  return decoded.undecodable?.sequenceNumber;
+  return undecodable?.sequenceNumber;
 }
 
 /**

@@ -10,6 +10,12 @@ import { LineSplitter } from './line-splitter';
 
 export type OutputStream = 'stdout' | 'stderr';
 
+/** How a child ended: it never started (the spawn failed: ENOENT, EACCES, ...) or it exited. */
+export interface ChildExit {
+  readonly failure: 'spawn' | 'exited';
+  readonly description: string;
+}
+
 export interface ChildProcessSettings {
   readonly command: readonly string[];
   readonly cwd?: string;
@@ -26,9 +32,9 @@ const EXIT_GRACE_MS = 5_000;
 export class MultiLangChildProcess {
   private readonly process: ChildProcessWithoutNullStreams;
   private readonly stderr: LineSplitter;
-  private exitDescription?: string;
+  private exit?: ChildExit;
   /** Resolves once the child has exited and its output is read; with how it ended. */
-  readonly exited: Promise<string>;
+  readonly exited: Promise<ChildExit>;
 
   constructor(settings: ChildProcessSettings) {
     const [executable, ...args] = settings.command;
@@ -40,18 +46,25 @@ export class MultiLangChildProcess {
     // EPIPE / ECONNRESET once the child is gone: reported by the exit, not here.
     this.process.stdin.on('error', () => undefined);
     this.exited = new Promise((resolve) => {
-      const done = (description: string) => {
-        if (this.exitDescription !== undefined) return;
+      const done = (exit: ChildExit) => {
+        if (this.exit !== undefined) return;
         stdout.flush();
         this.stderr.flush();
-        this.exitDescription = description;
-        resolve(description);
+        this.exit = exit;
+        resolve(exit);
       };
+      // Before 'close': a child that never started has no pid, and 'error' is all it reports.
       this.process.once('error', (error: NodeJS.ErrnoException) =>
-        done(`could not start ${JSON.stringify(executable)} (${error.code ?? error.message})`),
+        done(
+          this.process.pid === undefined
+            ? { failure: 'spawn', description: `could not start ${JSON.stringify(executable)} (${error.code ?? error.message})` }
+            : { failure: 'exited', description: `failed (${error.code ?? error.message})` },
+        ),
       );
       // 'close', not 'exit': a status written just before exiting is read first.
-      this.process.once('close', (code, signal) => done(signal ? `exited on signal ${signal}` : `exited with code ${code}`));
+      this.process.once('close', (code, signal) =>
+        done({ failure: 'exited', description: signal ? `exited on signal ${signal}` : `exited with code ${code}` }),
+      );
     });
   }
 
@@ -73,7 +86,7 @@ export class MultiLangChildProcess {
   }
 
   get hasExited(): boolean {
-    return this.exitDescription !== undefined;
+    return this.exit !== undefined;
   }
 
   /** Writes one message line; false if the child can no longer read. */

@@ -195,11 +195,12 @@ export class MultiLangRecordProcessor implements RecordProcessor {
     this.child = child;
     child.hold(false);
     this.settings.live.add(this);
-    void child.exited.then((how) => {
+    void child.exited.then(({ failure, description }) => {
       if (this.child === child) this.settings.live.delete(this);
       const call = this.active;
       if (this.child === child && call && !call.answered) {
-        call.reject(new MultiLangChildError(this.shardId, 'exited', `the child ${how} before answering ${call.action}`));
+        const message = failure === 'spawn' ? description : `the child ${description} before answering ${call.action}`;
+        call.reject(new MultiLangChildError(this.shardId, failure, message));
       }
     });
   }

@@ -84,6 +84,19 @@ export function isAfter(position: ExtendedSequenceNumber): (record: ExtendedSequ
   };
 }
 
+/**
+ * True when `a` lies strictly after `b`; both must carry numeric sequence numbers,
+ * as Kinesis records do. Allocates nothing: it runs once per delivered record.
+ */
+export function isNumericAfter(a: ExtendedSequenceNumber, b: ExtendedSequenceNumber): boolean {
+  const x = canonical(a.sequenceNumber);
+  const y = canonical(b.sequenceNumber);
+  // Numbers of one batch share a long prefix: one comparison of the digits in the usual case.
+  if (x.length !== y.length) return x.length > y.length;
+  if (x > y) return true;
+  return x === y && a.subSequenceNumber > b.subSequenceNumber;
+}
+
 /** Orders (sequence, sub-sequence) positions. */
 export function compareExtended(a: ExtendedSequenceNumber, b: ExtendedSequenceNumber): number {
   const bySequence = compareSequenceNumbers(a.sequenceNumber, b.sequenceNumber);

@@ -5,12 +5,13 @@
  * hands every record to the no-op, and bundles keep the AWS SDK external.
  */
 import { shardBatchesOf } from '../../lambda/records/kinesis-event';
+import { decodeShardBatch } from '../../lambda/records/user-record-stream';
 import { createKclHandler } from '../../lambda/lifecycle/kcl-engine';
 import { InMemoryLeaseStore } from '../../lambda/leases/in-memory-lease-store';
 import { newLease } from '../../lambda/leases/lease';
 import { compareSequenceNumbers } from '../../lambda/records/sequence-number';
 import { bundle } from '../../bench/bundle.bench';
-import { NoOpWork, SILENT_LOGGER, handWrittenLoop, powertoolsSequential } from '../../bench/batch-candidates';
+import { NoOpWork, SILENT_LOGGER, handWrittenLoop, materializingLoop, powertoolsSequential, streamingLoop } from '../../bench/batch-candidates';
 import { BENCH_SHARD_ID, BatchSeries, WORKLOADS, kinesisBatch } from '../../bench/kinesis-workload';
 
 const SMALL = WORKLOADS.find((workload) => workload.records === 100)!;
@@ -28,7 +29,7 @@ describe('bench workloads', () => {
     const shards = shardBatchesOf(event, { deaggregate: true });
     expect(shards).toHaveLength(1);
     expect(shards[0].shardId).toBe(BENCH_SHARD_ID);
-    expect(shards[0].userRecords).toHaveLength(100);
+    expect(decodeShardBatch(shards[0], true, 0).userRecords).toHaveLength(100);
     for (const record of event.Records) {
       expect(Buffer.from(record.kinesis.data, 'base64')).toHaveLength(1024);
       expect(record.eventID).toBe(`${BENCH_SHARD_ID}:${record.kinesis.sequenceNumber}`);
@@ -81,6 +82,8 @@ describe('bench workloads', () => {
 
   it.each([
     ['hand-written loop', handWrittenLoop],
+    ['materializing loop', materializingLoop],
+    ['streaming loop', streamingLoop],
     ['Powertools sequential', powertoolsSequential],
   ])('%s hands every record to the no-op and reports the first failure', async (_name, build) => {
     const work = new NoOpWork();

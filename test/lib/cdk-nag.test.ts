@@ -15,7 +15,7 @@ import {
   ServerlessChecks,
   type NagPack,
 } from 'cdk-nag';
-import { KclConsumer, type KclConsumerProps } from '../../lib';
+import { KclConsumer, type KclConsumerProps, OnFailureDestination } from '../../lib';
 import { ECHO_HANDLER_ENTRY, appWithoutBundling, inlineFunction } from './kcl-consumer-helpers';
 
 const PACKS: Array<(app: App) => NagPack> = [
@@ -78,11 +78,14 @@ describe('cdk-nag packs on a user app with a KclConsumer', () => {
   });
 
   test.each<[string, (stack: Stack) => Partial<KclConsumerProps>]>([
-    ['a given queue', (stack) => ({ onFailure: new sqs.Queue(stack, 'Dlq', { enforceSSL: true }) })],
-    ['a topic', (stack) => ({ onFailure: new sns.Topic(stack, 'Failures') })],
-    ['a bucket', (stack) => ({ onFailure: new s3.Bucket(stack, 'Failures') })],
-    ['an imported bucket', (stack) => ({ onFailure: s3.Bucket.fromBucketName(stack, 'Failures', 'orders-failures') })],
-    ['no destination (alarms on)', () => ({ onFailure: false })],
+    ['a given queue', (stack) => ({ onFailure: OnFailureDestination.queue(new sqs.Queue(stack, 'Dlq', { enforceSSL: true })) })],
+    ['a topic', (stack) => ({ onFailure: OnFailureDestination.topic(new sns.Topic(stack, 'Failures')) })],
+    ['a bucket', (stack) => ({ onFailure: OnFailureDestination.bucket(new s3.Bucket(stack, 'Failures')) })],
+    [
+      'an imported bucket',
+      (stack) => ({ onFailure: OnFailureDestination.bucket(s3.Bucket.fromBucketName(stack, 'Failures', 'orders-failures')) }),
+    ],
+    ['no destination (alarms on)', () => ({ onFailure: OnFailureDestination.none() })],
     ['enhanced fan-out', () => ({ enhancedFanOut: true })],
     ['a customer-key stream', (stack) => ({ stream: new kinesis.Stream(stack, 'S', { encryptionKey: new kms.Key(stack, 'K') }) })],
     ['a log-group key', (stack) => ({ logGroupEncryptionKey: new kms.Key(stack, 'LogKey', { enableKeyRotation: true }) })],
@@ -93,7 +96,7 @@ describe('cdk-nag packs on a user app with a KclConsumer', () => {
   });
 
   test('no destination and no alarms: the missing destination is reported, not acknowledged', () => {
-    const { app, consumer } = userApp(() => ({ onFailure: false, alarms: false }));
+    const { app, consumer } = userApp(() => ({ onFailure: OnFailureDestination.none(), alarms: false }));
     expect(consumerFindings(app, consumer)).toEqual([
       `Serverless-LambdaEventSourceMappingDestination @ ${consumer.eventSourceMapping.node.path}/Resource`,
     ]);

@@ -11,7 +11,8 @@ import * as path from 'node:path';
 import { App, Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
-import { EsbuildNotFoundError, KclConsumer, KclFunctionBundling } from '../../lib';
+import { KclConsumer, KclFunctionBundling } from '../../lib';
+import { EsbuildNotFoundError } from '../../lib/function-bundling';
 import { ECHO_HANDLER_ENTRY } from './kcl-consumer-helpers';
 
 const ROOT = path.resolve(__dirname, '..', '..');

@@ -1,5 +1,6 @@
 import { Duration } from 'aws-cdk-lib';
 import * as sns from 'aws-cdk-lib/aws-sns';
+import { OnFailureDestination } from '../../lib';
 import { ref, synthesizeConsumer, type Synthesized } from './kcl-consumer-helpers';
 
 /** The alarm whose logical id starts with the construct's `Consumer<id>`. */
@@ -64,7 +65,7 @@ describe('KclConsumer alarms', () => {
     expect(alarm(synthesized, 'DroppedEventsAlarm').AlarmDescription).toMatch(
       /could not deliver their on-failure record to the queue; their shard and sequence numbers are lost/,
     );
-    const none = synthesizeConsumer(() => ({ onFailure: false }));
+    const none = synthesizeConsumer(() => ({ onFailure: OnFailureDestination.none() }));
     expect(alarm(none, 'DroppedEventsAlarm').AlarmDescription).toMatch(/there is no on-failure destination/);
   });
 

@@ -8,7 +8,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sns from 'aws-cdk-lib/aws-sns';
-import { KclConsumer, type KclConsumerProps, LeaseKeys } from '../../lib';
+import { KclConsumer, type KclConsumerProps, LeaseKeys, OnFailureDestination } from '../../lib';
 import {
   appWithoutBundling,
   ECHO_HANDLER_ENTRY,
@@ -692,9 +692,9 @@ describe('KclConsumer safer defaults and their opt-outs', () => {
   });
 
   test('no destination and no alarms: a synth warning that discards would go unnamed and unnoticed', () => {
-    const { stack } = synthesizeConsumer(() => ({ onFailure: false, alarms: false }));
+    const { stack } = synthesizeConsumer(() => ({ onFailure: OnFailureDestination.none(), alarms: false }));
     Annotations.fromStack(stack).hasWarning('*', Match.stringLikeRegexp('nothing names them and nothing notifies'));
-    const { stack: withAlarms } = synthesizeConsumer(() => ({ onFailure: false }));
+    const { stack: withAlarms } = synthesizeConsumer(() => ({ onFailure: OnFailureDestination.none() }));
     Annotations.fromStack(withAlarms).hasNoWarning('*', Match.anyValue());
   });
 });

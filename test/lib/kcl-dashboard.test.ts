@@ -1,8 +1,9 @@
 import { Duration } from 'aws-cdk-lib';
-import { KclMetricName } from '../../lib';
+import { OnFailureDestination } from '../../lib';
 import { dashboardBody, getAtt, ref, synthesizeConsumer, type Synthesized } from './kcl-consumer-helpers';
 
-const RUNTIME_METRICS: Array<[KclMetricName, string]> = [
+/** The runtime's metric names (its EMF contract) and the statistic each is read with. */
+const RUNTIME_METRICS: Array<[string, string]> = [
   ['KinesisRecords', 'Sum'],
   ['KinesisBytes', 'Sum'],
   ['UserRecords', 'Sum'],
@@ -103,7 +104,11 @@ describe('KclConsumer dashboard', () => {
   });
 
   test('without an on-failure queue the dashboard says so instead of graphing a queue', () => {
-    const { template } = synthesizeConsumer(() => ({ dashboard: true, onFailure: false, alarms: false }));
+    const { template } = synthesizeConsumer(() => ({
+      dashboard: true,
+      onFailure: OnFailureDestination.none(),
+      alarms: false,
+    }));
     const body = dashboardBody(template);
     expect(graphedMetrics(body).some((m) => m[0] === 'AWS/SQS')).toBe(false);
     expect(body.widgets.some((w) => w.type === 'text' && /No on-failure queue/.test(w.properties.markdown))).toBe(
@@ -167,6 +172,7 @@ describe('KclConsumer metric helpers', () => {
       'Maximum',
     ]);
     expect(stack.resolve(depth.dimensions)).toEqual({ QueueName: getAtt(stack, consumer.onFailureQueue!, 'QueueName') });
-    expect(synthesizeConsumer(() => ({ onFailure: false })).consumer.metricOnFailureQueueDepth()).toBeUndefined();
+    const withoutQueue = synthesizeConsumer(() => ({ onFailure: OnFailureDestination.none() })).consumer;
+    expect(withoutQueue.metricOnFailureQueueDepth()).toBeUndefined();
   });
 });

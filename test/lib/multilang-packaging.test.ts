@@ -2,20 +2,32 @@
  * Packaging MultiLang processors behind KclConsumer (examples/multilang/): a static Go
  * binary inside the NodejsFunction's zip, with its exec bit, and a Python processor in
  * a container image on the Lambda Node.js base image. The Go function is bundled for
- * real (esbuild and the command hook run, the staged asset is inspected); the image is
+ * real (esbuild and the command hook run, the staged asset is inspected: the binary is
+ * cross-compiled for the function's architecture and its ELF header must say so); the image is
  * synthesized as an asset (building it needs a Docker daemon, which CI does not have:
  * its Dockerfile is checked as text).
  */
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { App } from 'aws-cdk-lib';
+import { App, type Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { goArch } from '../../examples/multilang/go-processor-build';
 import { MultiLangStack } from '../../examples/multilang/multilang-consumers';
+import type { KclConsumer } from '../../lib';
 import { buildGoFixture } from '../lambda/multilang/multilang-harness';
 
 const examples = join(__dirname, '..', '..', 'examples', 'multilang');
+
+/** The Lambda architecture an ELF executable is for, from its header's e_machine. */
+function elfArchitecture(file: string): string {
+  const header = readFileSync(file).subarray(0, 20);
+  expect(header.subarray(0, 4)).toEqual(Buffer.from([0x7f, 0x45, 0x4c, 0x46])); // \x7fELF
+  expect(header[4]).toBe(2); // 64-bit
+  const machine = header.readUInt16LE(18);
+  return ({ 0x3e: 'x86_64', 0xb7: 'arm64' } as Record<number, string>)[machine] ?? `e_machine 0x${machine.toString(16)}`;
+}
 
 describe('MultiLang packaging recipes', () => {
   let work: string;
@@ -25,31 +37,50 @@ describe('MultiLang packaging recipes', () => {
 
   beforeAll(() => {
     work = mkdtempSync(join(tmpdir(), 'kcl-multilang-packaging-'));
-    const binary = buildGoFixture(work, 'amd64');
+    // The stack's default architecture (arm64), cross-compiled as the recipe says.
+    const binary = buildGoFixture(work, goArch(lambda.Architecture.ARM_64.name));
     app = new App({ outdir: join(work, 'cdk.out') });
-    // amd64: Debian's Go ships its standard library prebuilt for it (arm64 deploys build the same way with GOARCH=arm64).
-    stack = new MultiLangStack(app, 'MultiLang', { goBinary: binary, architecture: lambda.Architecture.X86_64 });
+    stack = new MultiLangStack(app, 'MultiLang', { goBinary: binary });
     template = Template.fromStack(stack);
-  }, 180_000);
+  }, 300_000);
   afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-  const functionOf = (consumer: MultiLangStack['goConsumer']) => template.toJSON().Resources[stack.getLogicalId(consumer.function.node.defaultChild as never)];
+  const functionOf = (of: Stack, consumer: KclConsumer) => Template.fromStack(of).toJSON().Resources[of.getLogicalId(consumer.function.node.defaultChild as never)];
+  /** The folder cdk.out staged a zip function's code in. */
+  const stagedCode = (outdir: string, fn: { Properties: { Code: { S3Key: unknown } } }) =>
+    join(outdir, `asset.${String(fn.Properties.Code.S3Key).replace(/\.zip$/, '')}`);
 
-  test('Go: the binary is in the bundle, executable, next to the handler; the function is a Node.js 24 zip function', () => {
-    const goFunction = functionOf(stack.goConsumer);
-    expect(goFunction.Properties).toMatchObject({ Runtime: 'nodejs24.x', Handler: 'index.handler', Architectures: ['x86_64'] });
-    const assetHash = String(goFunction.Properties.Code.S3Key).replace(/\.zip$/, '');
-    const staged = join(work, 'cdk.out', `asset.${assetHash}`);
+  test('Go: the binary is in the bundle, executable, next to the handler, built for the function’s architecture (arm64 by default)', () => {
+    const goFunction = functionOf(stack, stack.goConsumer);
+    expect(goFunction.Properties).toMatchObject({ Runtime: 'nodejs24.x', Handler: 'index.handler', Architectures: ['arm64'] });
+    const staged = stagedCode(join(work, 'cdk.out'), goFunction);
     const mode = statSync(join(staged, 'kcl-processor')).mode;
     expect(mode & 0o111).toBe(0o111);
     expect(statSync(join(staged, 'index.js')).isFile()).toBe(true);
-    expect(readFileSync(join(staged, 'kcl-processor')).subarray(1, 4).toString()).toBe('ELF');
+    expect(elfArchitecture(join(staged, 'kcl-processor'))).toBe(goFunction.Properties.Architectures[0]);
     // The handler starts the binary from its own folder, in the Go client's dialect.
     expect(readFileSync(join(staged, 'index.js'), 'utf8')).toContain('kcl-processor');
   });
 
+  test('Go on x86_64: the same recipe with GOARCH=amd64 stages an x86-64 binary', () => {
+    const dir = join(work, 'x86_64');
+    mkdirSync(dir);
+    const binary = buildGoFixture(dir, goArch(lambda.Architecture.X86_64.name));
+    const x86App = new App({ outdir: join(dir, 'cdk.out') });
+    const x86 = new MultiLangStack(x86App, 'MultiLangX86', { goBinary: binary, architecture: lambda.Architecture.X86_64 });
+    const goFunction = functionOf(x86, x86.goConsumer);
+    expect(goFunction.Properties.Architectures).toEqual(['x86_64']);
+    expect(elfArchitecture(join(stagedCode(join(dir, 'cdk.out'), goFunction), 'kcl-processor'))).toBe('x86_64');
+  }, 300_000);
+
+  test('goArch names Go’s architecture for each Lambda one and refuses others', () => {
+    expect(goArch('arm64')).toBe('arm64');
+    expect(goArch('x86_64')).toBe('amd64');
+    expect(() => goArch('riscv64')).toThrow(/No Go architecture for the Lambda architecture "riscv64"/);
+  });
+
   test('Python: a container image function on the Lambda Node.js base image, wired like any KclConsumer function', () => {
-    const pythonFunction = functionOf(stack.pythonConsumer);
+    const pythonFunction = functionOf(stack, stack.pythonConsumer);
     expect(pythonFunction.Properties.PackageType).toBe('Image');
     expect(JSON.stringify(pythonFunction.Properties.Code.ImageUri)).toContain('container-assets');
     expect(pythonFunction.Properties.Runtime).toBeUndefined();
@@ -87,5 +118,37 @@ describe('MultiLang packaging recipes', () => {
     for (const line of instructions) expect(line).toMatch(/^(FROM|RUN|COPY|CMD|ENV|WORKDIR|ARG) /);
     // The processor is an unchanged kclpy app.
     expect(readFileSync(join(examples, 'python', 'app.py'), 'utf8')).toContain('kcl.KCLProcess(RecordProcessor()).run()');
+  });
+});
+
+describe('the README’s MultiLang snippets are the example files', () => {
+  const readme = readFileSync(join(__dirname, '..', '..', 'README.md'), 'utf8');
+  const section = readme.slice(readme.indexOf('## MultiLang processors (Python, Go)'));
+  const blocks = [...section.slice(0, section.indexOf('\n## ', 4)).matchAll(/```ts\n([\s\S]*?)```/g)].map((match) => match[1]);
+  /** The examples import the package by relative path; the README by its name. */
+  const asInRepo = (line: string) => line.replace("from 'kcl-lambda/lambda'", "from '../../lambda'").replace("from 'kcl-lambda'", "from '../../lib'");
+
+  test('every TypeScript block names its example file, and there is one for each handler and each packaging recipe', () => {
+    expect(blocks.map((block) => block.split('\n')[0])).toEqual([
+      '// examples/multilang/python-handler.ts',
+      '// examples/multilang/go-handler.ts',
+      '// examples/multilang/multilang-consumers.ts (excerpt)',
+      '// examples/multilang/multilang-consumers.ts (excerpt)',
+    ]);
+  });
+
+  test.each([0, 1, 2, 3])('block %i is the file, or a contiguous excerpt of it (indentation aside), word for word', (index) => {
+    const [heading, ...lines] = blocks[index].trimEnd().split('\n').map(asInRepo);
+    const [, file, excerpt] = /^\/\/ (examples\/multilang\/[\w.-]+\.ts)( \(excerpt\))?$/.exec(heading)!;
+    const source = readFileSync(join(__dirname, '..', '..', file), 'utf8').trimEnd().split('\n');
+    if (!excerpt) {
+      expect(lines).toEqual(source);
+      return;
+    }
+    const start = source.findIndex((line) => line.trim() === lines[0]);
+    expect(start).toBeGreaterThanOrEqual(0);
+    const indent = source[start].slice(0, source[start].length - lines[0].length);
+    const window = source.slice(start, start + lines.length).map((line) => (line.startsWith(indent) ? line.slice(indent.length) : line));
+    expect(lines).toEqual(window);
   });
 });

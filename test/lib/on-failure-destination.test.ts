@@ -4,7 +4,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
-import type { KclConsumerProps } from '../../lib';
+import { type KclConsumerProps, OnFailureDestination } from '../../lib';
 import { functionPolicyStatements, getAtt, ref, synthesizeConsumer, type Synthesized } from './kcl-consumer-helpers';
 
 const KINESIS_READ_ACTIONS = [
@@ -42,8 +42,18 @@ const VARIANTS: Variant[] = [
     ownQueue: true,
   },
   {
+    name: 'the default, named: OnFailureDestination.queue()',
+    props: () => ({ onFailure: OnFailureDestination.queue() }),
+    destination: (s) => getAtt(s.stack, s.consumer.onFailureQueue!, 'Arn'),
+    statements: (s) => [
+      { Action: 'sqs:SendMessage', Effect: 'Allow', Resource: getAtt(s.stack, s.consumer.onFailureQueue!, 'Arn') },
+    ],
+    queues: 1,
+    ownQueue: true,
+  },
+  {
     name: 'a given queue',
-    props: (stack) => ({ onFailure: new sqs.Queue(stack, 'Given', { enforceSSL: true }) }),
+    props: (stack) => ({ onFailure: OnFailureDestination.queue(new sqs.Queue(stack, 'Given', { enforceSSL: true })) }),
     destination: (s) => getAtt(s.stack, given(s), 'Arn'),
     statements: (s) => [{ Action: 'sqs:SendMessage', Effect: 'Allow', Resource: getAtt(s.stack, given(s), 'Arn') }],
     queues: 1,
@@ -52,10 +62,12 @@ const VARIANTS: Variant[] = [
   {
     name: 'a given queue with a customer key',
     props: (stack) => ({
-      onFailure: new sqs.Queue(stack, 'Given', {
-        encryption: sqs.QueueEncryption.KMS,
-        encryptionMasterKey: new kms.Key(stack, 'Key'),
-      }),
+      onFailure: OnFailureDestination.queue(
+        new sqs.Queue(stack, 'Given', {
+          encryption: sqs.QueueEncryption.KMS,
+          encryptionMasterKey: new kms.Key(stack, 'Key'),
+        }),
+      ),
     }),
     destination: (s) => getAtt(s.stack, given(s), 'Arn'),
     statements: (s) => [
@@ -67,7 +79,7 @@ const VARIANTS: Variant[] = [
   },
   {
     name: 'a topic',
-    props: (stack) => ({ onFailure: new sns.Topic(stack, 'Given') }),
+    props: (stack) => ({ onFailure: OnFailureDestination.topic(new sns.Topic(stack, 'Given')) }),
     destination: (s) => ref(s.stack, given(s)),
     statements: (s) => [{ Action: 'sns:Publish', Effect: 'Allow', Resource: ref(s.stack, given(s)) }],
     queues: 0,
@@ -75,7 +87,9 @@ const VARIANTS: Variant[] = [
   },
   {
     name: 'a topic with a customer key',
-    props: (stack) => ({ onFailure: new sns.Topic(stack, 'Given', { masterKey: new kms.Key(stack, 'Key') }) }),
+    props: (stack) => ({
+      onFailure: OnFailureDestination.topic(new sns.Topic(stack, 'Given', { masterKey: new kms.Key(stack, 'Key') })),
+    }),
     destination: (s) => ref(s.stack, given(s)),
     statements: (s) => [
       { Action: 'sns:Publish', Effect: 'Allow', Resource: ref(s.stack, given(s)) },
@@ -86,7 +100,7 @@ const VARIANTS: Variant[] = [
   },
   {
     name: 'a bucket',
-    props: (stack) => ({ onFailure: new s3.Bucket(stack, 'Given') }),
+    props: (stack) => ({ onFailure: OnFailureDestination.bucket(new s3.Bucket(stack, 'Given')) }),
     destination: (s) => getAtt(s.stack, given(s), 'Arn'),
     // What Lambda documents for an S3 destination: no read, no delete, no ACLs.
     statements: (s) => [
@@ -103,10 +117,12 @@ const VARIANTS: Variant[] = [
   {
     name: 'a bucket with a customer key',
     props: (stack) => ({
-      onFailure: new s3.Bucket(stack, 'Given', {
-        encryption: s3.BucketEncryption.KMS,
-        encryptionKey: new kms.Key(stack, 'Key'),
-      }),
+      onFailure: OnFailureDestination.bucket(
+        new s3.Bucket(stack, 'Given', {
+          encryption: s3.BucketEncryption.KMS,
+          encryptionKey: new kms.Key(stack, 'Key'),
+        }),
+      ),
     }),
     destination: (s) => getAtt(s.stack, given(s), 'Arn'),
     statements: (s) => [
@@ -122,8 +138,8 @@ const VARIANTS: Variant[] = [
     ownQueue: false,
   },
   {
-    name: 'none (onFailure: false)',
-    props: () => ({ onFailure: false }),
+    name: 'none (OnFailureDestination.none())',
+    props: () => ({ onFailure: OnFailureDestination.none() }),
     destination: () => undefined,
     statements: () => [],
     queues: 0,
@@ -198,5 +214,25 @@ describe.each(VARIANTS)('KclConsumer with on-failure destination $name', (varian
     // No alarm on queue depth: it stays in ALARM while messages sit unread.
     template.resourcePropertiesCountIs('AWS::CloudWatch::Alarm', { Namespace: 'AWS/SQS' }, 0);
     template.resourcePropertiesCountIs('AWS::CloudWatch::Alarm', { AlarmDescription: Match.stringLikeRegexp('undefined') }, 0);
+  });
+});
+
+describe('KclConsumer onFailure values that are not an OnFailureDestination', () => {
+  test.each<[string, (stack: Stack) => unknown, RegExp]>([
+    ['false (the earlier 0.x way to say none)', () => false, /\(got false;/],
+    ['a queue itself', (stack) => new sqs.Queue(stack, 'Given'), /\(got the construct Test\/Given;/],
+    ['a topic itself', (stack) => new sns.Topic(stack, 'Given'), /\(got the construct Test\/Given;/],
+  ])('%s: refused with one error naming the factories', (_name, value, got) => {
+    const attempt = () => synthesizeConsumer((stack) => ({ onFailure: value(stack) as OnFailureDestination }));
+    expect(attempt).toThrow(
+      /^KclConsumer Test\/Consumer: onFailure must be an OnFailureDestination: OnFailureDestination\.queue\(queue\), \.topic\(topic\), \.bucket\(bucket\) or \.none\(\)/,
+    );
+    expect(attempt).toThrow(got);
+  });
+
+  test('the default and OnFailureDestination.queue() synthesize the same template', () => {
+    expect(synthesizeConsumer(() => ({ onFailure: OnFailureDestination.queue() })).template.toJSON()).toEqual(
+      synthesizeConsumer().template.toJSON(),
+    );
   });
 });

@@ -4,12 +4,12 @@
  * child output a handler forwarded, and a check that no fixture died of a message
  * amazon_kclpy could not have parsed.
  */
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { KinesisStreamBatchResponse } from 'aws-lambda';
 import type { ChildOutputHandler } from '../../../lambda';
+import { buildGoProcessor } from '../../../examples/multilang/go-processor-build';
 
 export interface JournalEntry {
   readonly pid: number;
@@ -20,31 +20,13 @@ export interface JournalEntry {
 export const PYTHON_FIXTURE = join(__dirname, 'fixtures', 'strict_kcl_processor.py');
 export const GO_FIXTURE = join(__dirname, 'fixtures', 'go-processor', 'main.go');
 
-/**
- * Compiles the Go fixture into `dir` (a static binary: CGO off), with a build cache in
- * `dir` too. `goarch` cross-compiles (the host's standard library is the one prebuilt).
- */
+/** Compiles the Go fixture into `dir` (a static binary), with its build cache there too; `goarch` cross-compiles. */
 export function buildGoFixture(dir: string, goarch?: string): string {
-  const binary = join(dir, 'kcl-go-processor');
-  try {
-    execFileSync('go', ['build', '-o', binary, GO_FIXTURE], {
-      env: {
-        ...process.env,
-        CGO_ENABLED: '0',
-        GOOS: 'linux',
-        ...(goarch ? { GOARCH: goarch } : {}),
-        GOCACHE: join(dir, 'gocache'),
-        GOPATH: join(dir, 'gopath'),
-        GOFLAGS: '',
-      },
-      stdio: 'pipe',
-    });
-  } catch (error) {
-    const detail = (error as { code?: string; stderr?: Buffer }).code === 'ENOENT' ? 'go is not installed (apt-get install -y golang-go; see .ci/run)' : String((error as { stderr?: Buffer }).stderr ?? error);
-    throw new Error(`Cannot build the Go MultiLang fixture: ${detail}`);
-  }
-  return binary;
+  return buildGoProcessor({ source: GO_FIXTURE, output: join(dir, 'kcl-go-processor'), goarch, cacheDir: dir });
 }
+
+/** A processRecords journal entry's records as `sequence/sub-sequence`. */
+export const delivered = (entry: JournalEntry) => (entry.records as [string, number][]).map(([seq, sub]) => `${seq}/${sub}`);
 
 export const failures = (response: KinesisStreamBatchResponse) => response.batchItemFailures.map((failure) => failure.itemIdentifier);
 
