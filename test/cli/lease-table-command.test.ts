@@ -6,13 +6,12 @@
 import { UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { DescribeStreamSummaryCommand } from '@aws-sdk/client-kinesis';
 import { COMMANDS } from '../../cli/commands';
-import { main, usage } from '../../cli/kcl-lambda';
-import { leaseTableCommand } from '../../cli/lease-table-command';
+import { usage } from '../../cli/kcl-lambda';
 import { withKclProcessor } from '../../lambda';
-import { isolateEnvironment } from '../support/environment';
+import { leaseTableCli } from '../support/lease-table-cli';
 import { type LoggedRecord, SimulatedKclWorker, createKcl3Table, getRow, kcl35Lease, kcl35NonLeaseRows } from '../support/kcl-lease-table';
 import { recordLogProcessors } from '../support/record-log-processor';
-import { type RuntimeHarness, kinesisEvent, memoryLogger, sequenceNumbers, startRuntimeHarness } from '../support/runtime-harness';
+import { type RuntimeHarness, kinesisEvent, memoryLogger, sequenceNumbers } from '../support/runtime-harness';
 
 const SHARDS = ['shardId-000000000000', 'shardId-000000000001'];
 
@@ -25,26 +24,14 @@ async function until(condition: () => boolean, what: string): Promise<void> {
 }
 
 describe('kcl-lambda lease-table check', () => {
+  const cli = leaseTableCli();
+  const { check, printed } = cli;
   let harness: RuntimeHarness;
   let tableName: string;
-  let output: string[];
-  isolateEnvironment(['AWS_REGION', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY']);
-
-  beforeAll(async () => {
-    harness = await startRuntimeHarness();
+  beforeEach(() => {
+    harness = cli.harness;
+    tableName = cli.tableName;
   });
-  afterAll(async () => harness.close());
-  beforeEach(async () => {
-    Object.assign(process.env, { AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local' });
-    tableName = await createKcl3Table(harness.admin);
-    output = [];
-  });
-
-  const check = (...args: string[]) =>
-    main(['lease-table', 'check', '--table', tableName, '--endpoint', harness.dynamoDbEndpoint, ...args], [
-      leaseTableCommand({ print: (line) => void output.push(line), printError: (line) => void output.push(line) }),
-    ]);
-  const printed = () => output.join('\n');
   const seqs = sequenceNumbers(4);
 
   test('is registered in the kcl-lambda bin', () => {
@@ -53,12 +40,10 @@ describe('kcl-lambda lease-table check', () => {
   });
 
   test('bad arguments: exit 2 with the reason and the usage', async () => {
-    await expect(main(['lease-table', 'check'], [leaseTableCommand({ print: () => undefined, printError: (line) => void output.push(line) })])).resolves.toBe(2);
+    await expect(cli.run(['lease-table', 'check'])).resolves.toBe(2);
     expect(printed()).toContain('--table is required');
-    output = [];
     await expect(check('--to', 'sideways')).resolves.toBe(2);
     expect(printed()).toContain('--to must be lambda or kcl, got "sideways"');
-    output = [];
     await expect(check('--watch-seconds', 'soon')).resolves.toBe(2);
     expect(printed()).toContain('--watch-seconds must be a number of seconds, got "soon"');
   });
@@ -104,7 +89,6 @@ describe('kcl-lambda lease-table check', () => {
       await worker.stop();
     }
 
-    output = [];
     await expect(check('--to', 'lambda', '--watch-seconds', '1')).resolves.toBe(0);
     expect(printed()).toContain('SAFE: nothing found that could lose or repeat a record.');
     expect(printed()).toContain('Safe to enable the event source mapping');
@@ -144,7 +128,6 @@ describe('kcl-lambda lease-table check', () => {
       delivering = false;
       await deliveries;
     }
-    output = [];
     await expect(check('--to', 'kcl', '--watch-seconds', '0.5')).resolves.toBe(0);
     const row = await getRow(harness.admin, tableName, SHARDS[0]);
     expect(printed()).toContain(`${SHARDS[0]}: ${row?.leaseOwner?.S} (Lambda), checkpoint ${row?.checkpoint?.S}, leaseCounter ${row?.leaseCounter?.N} (not renewed)`);
@@ -153,6 +136,7 @@ describe('kcl-lambda lease-table check', () => {
 
   test('reports a missing index, parents not at SHARD_END and corrupt lease rows', async () => {
     tableName = await createKcl3Table(harness.admin, false);
+    cli.useTable(tableName);
     await harness.putRow(tableName, kcl35Lease('shardId-000000000000', { checkpoint: seqs[2] }));
     await harness.putRow(tableName, kcl35Lease('shardId-000000000002', { checkpoint: 'TRIM_HORIZON', parentShardIds: ['shardId-000000000000'] }));
     await expect(check('--watch-seconds', '0.2')).resolves.toBe(0);
@@ -160,7 +144,6 @@ describe('kcl-lambda lease-table check', () => {
     expect(printed()).toContain('INFO: shardId-000000000002 waits for its parent(s) shardId-000000000000 to reach SHARD_END');
 
     await harness.putRow(tableName, { ...kcl35Lease('shardId-000000000003'), checkpoint: { S: 'halfway' } });
-    output = [];
     await expect(check('--watch-seconds', '0')).resolves.toBe(1);
     expect(printed()).toContain('UNSAFE: Lease rows the runtime cannot read');
     expect(printed()).toContain('WARNING: Read once (--watch-seconds 0)');
@@ -185,7 +168,6 @@ describe('kcl-lambda lease-table check', () => {
     );
     const millis = `000000000000:${stream.streamName}:${summary.StreamDescriptionSummary!.StreamCreationTimestamp!.getTime()}`;
     await harness.putRow(tableName, kcl35Lease(`${millis}:${stream.shardIds[0]}`, { streamName: millis, shardId: stream.shardIds[0] }));
-    output = [];
     await expect(check(...args)).resolves.toBe(0);
   });
 });

@@ -6,44 +6,32 @@
  * processed twice across either cut-over.
  */
 import type { KinesisStreamBatchResponse } from 'aws-lambda';
-import { main } from '../../cli/kcl-lambda';
-import { leaseTableCommand } from '../../cli/lease-table-command';
 import { type KinesisBatchHandler, withKclProcessor } from '../../lambda';
-import { isolateEnvironment } from '../support/environment';
-import { type LoggedRecord, SimulatedKclWorker, createKcl3Table, getRow, kcl35NonLeaseRows } from '../support/kcl-lease-table';
+import { type LoggedRecord, SimulatedKclWorker, getRow, kcl35NonLeaseRows } from '../support/kcl-lease-table';
+import { leaseTableCli } from '../support/lease-table-cli';
 import { putRecords, readShard, toKinesisStreamEvent } from '../support/kinesis-stream';
 import { recordLogProcessors } from '../support/record-log-processor';
-import { type RuntimeHarness, type TestStream, memoryLogger, startRuntimeHarness } from '../support/runtime-harness';
+import { type RuntimeHarness, type TestStream, memoryLogger } from '../support/runtime-harness';
 
 /** KCL's default failover time: a lease whose counter stays put this long is expired. */
 const FAILOVER_MS = 10_000;
 
 describe('moving between KCL and Lambda', () => {
+  const cli = leaseTableCli();
   let harness: RuntimeHarness;
   let stream: TestStream;
   let tableName: string;
-  let output: string[];
-  isolateEnvironment(['AWS_REGION', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY']);
-
-  beforeAll(async () => {
-    harness = await startRuntimeHarness();
-  });
-  afterAll(async () => harness.close());
   beforeEach(async () => {
-    Object.assign(process.env, { AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local' });
+    harness = cli.harness;
+    tableName = cli.tableName;
     stream = await harness.newStream(2);
-    tableName = await createKcl3Table(harness.admin);
     // KCL 3.5 keeps its own rows in the table; they must not get in the way.
     for (const row of kcl35NonLeaseRows()) await harness.putRow(tableName, row);
-    output = [];
   });
 
-  const check = async (to: 'lambda' | 'kcl', watchSeconds = '1') => {
-    output = [];
-    return main(['lease-table', 'check', '--table', tableName, '--endpoint', harness.dynamoDbEndpoint, '--to', to, '--watch-seconds', watchSeconds], [
-      leaseTableCommand({ print: (line) => void output.push(line), printError: (line) => void output.push(line) }),
-    ]);
-  };
+  const check = (to: 'lambda' | 'kcl' | undefined, watchSeconds = '1') =>
+    cli.check(...(to ? ['--to', to] : []), '--watch-seconds', watchSeconds);
+  const printed = () => cli.printed();
   const put = async (count: number, label: string) => {
     for (const shardId of stream.shardIds) {
       await putRecords(harness.kinesis, stream.streamName, Array.from({ length: count }, (_, index) => ({ data: `${label}-${index}` })), { shardId });
@@ -96,13 +84,13 @@ describe('moving between KCL and Lambda', () => {
     worker.startRenewing(50);
     try {
       await expect(check('lambda')).resolves.toBe(1);
-      expect(output.join('\n')).toContain('UNSAFE: KCL workers renewed 2 lease(s)');
+      expect(printed()).toContain('UNSAFE: KCL workers renewed 2 lease(s)');
     } finally {
       await worker.stop();
     }
     // Step 2: workers stopped; the check passes.
     await expect(check('lambda')).resolves.toBe(0);
-    expect(output.join('\n')).toContain('Safe to enable the event source mapping');
+    expect(printed()).toContain('Safe to enable the event source mapping');
 
     // Step 3: the mapping starts at TRIM_HORIZON and delivers everything; the runtime skips KCL's part.
     const handler = withKclProcessor(recordLogProcessors(log, 'lambda').factory, harness.options(tableName, { logger: memoryLogger() }));
@@ -130,8 +118,8 @@ describe('moving between KCL and Lambda', () => {
     await inFlight;
     // Step 2: nothing moves any more: the check passes.
     await expect(check('kcl', '0.5')).resolves.toBe(0);
-    expect(output.join('\n')).toContain('Safe to start the KCL workers');
-    expect(output.join('\n')).toMatch(/shardId-000000000000: kcl-lambda:\S+ \(Lambda\), checkpoint \d+, leaseCounter \d+ \(not renewed\)/);
+    expect(printed()).toContain('Safe to start the KCL workers');
+    expect(printed()).toMatch(/shardId-000000000000: kcl-lambda:\S+ \(Lambda\), checkpoint \d+, leaseCounter \d+ \(not renewed\)/);
     await put(4, 'kcl-era');
 
     // Step 3: a KCL worker starts. To it a kcl-lambda: owner is a lease nobody renews:
