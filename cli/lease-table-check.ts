@@ -262,7 +262,8 @@ function judge(report: Unjudged): { findings: Finding[]; nextSteps: string[] } {
       severity: 'unsafe',
       message:
         `Multi-stream leases of ${report.stream.streamName} carry a creation epoch other than the stream's creation time in milliseconds ` +
-        `(${report.stream.creationTimestamp.getTime()}): ${report.stream.foreignEpochs.join(', ')}. The runtime would not find them and would start those shards over.`,
+        `(${report.stream.creationTimestamp.getTime()}): ${report.stream.foreignEpochs.join(', ')}. The runtime would not find them and would start those shards over, ` +
+          'unless the function is told the identifier (construct prop streamIdentifier, runtime option streamIdentifier, env KCL_STREAM_IDENTIFIER).',
     });
   }
   if (report.keyFormat === 'mixed') {

@@ -14,7 +14,7 @@ import { type LifecycleContext, ShardConsumers, type StartingPosition, consumeSh
 import { ShardLineage } from './shard-lineage';
 import { RuntimeEnvironment } from '../runtime-environment';
 import { TimeoutGuard } from './timeout-guard';
-import { LeaseKeys, validateLeaseKeyFormat } from './lease-keys';
+import { LeaseKeys, validateLeaseKeyFormat, validateStreamIdentifier } from './lease-keys';
 import { HandoffWatch } from '../leases/lease-handoff';
 import { LAMBDA_OWNER_PREFIX } from '../leases/lease-row';
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
@@ -46,6 +46,7 @@ export function createKclHandler(
   }
   TimeoutGuard.validate(options.timeoutGuardMs);
   const leaseKeyFormat = validateLeaseKeyFormat(options.leaseKeys ?? process.env[RuntimeEnvironment.LEASE_KEYS] ?? 'shardId');
+  const streamIdentifier = validateStreamIdentifier(options.streamIdentifier ?? process.env[RuntimeEnvironment.STREAM_IDENTIFIER], leaseKeyFormat);
   const logger = createLogger(options);
   const metrics = overrides.metrics ?? createMetricsSink(options, { logger });
   let context: LifecycleContext | undefined;
@@ -72,7 +73,7 @@ export function createKclHandler(
       logger,
       consumers: new ShardConsumers(factory),
       startingPosition: startingPositionOf(options),
-      leaseKeys: new LeaseKeys(leaseKeyFormat, kinesisClient),
+      leaseKeys: new LeaseKeys(leaseKeyFormat, kinesisClient, streamIdentifier),
       handoffs: new HandoffWatch(overrides.handoffTimeoutMs),
     };
     return context;
