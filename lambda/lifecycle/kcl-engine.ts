@@ -15,7 +15,7 @@ import { ShardLineage } from './shard-lineage';
 import { RuntimeEnvironment } from '../runtime-environment';
 import { TimeoutGuard } from './timeout-guard';
 import { LeaseKeys, validateLeaseKeyFormat, validateStreamIdentifier } from './lease-keys';
-import { HandoffWatch } from '../leases/lease-handoff';
+import { HandoffPolicy } from '../leases/lease-handoff';
 import { LAMBDA_OWNER_PREFIX } from '../leases/lease-row';
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
 
@@ -28,6 +28,9 @@ export interface EngineOverrides {
   readonly metrics?: MetricsSink;
   /** How long a KCL 3 handoff may sit unchanged before the runtime writes over it. */
   readonly handoffTimeoutMs?: number;
+  /** Within an invocation: how often a lease in a handoff is read again, and for how long at most. */
+  readonly handoffPollMs?: number;
+  readonly handoffWaitMs?: number;
 }
 
 /**
@@ -74,7 +77,7 @@ export function createKclHandler(
       consumers: new ShardConsumers(factory),
       startingPosition: startingPositionOf(options),
       leaseKeys: new LeaseKeys(leaseKeyFormat, kinesisClient, streamIdentifier),
-      handoffs: new HandoffWatch(overrides.handoffTimeoutMs),
+      handoffs: new HandoffPolicy(overrides.handoffTimeoutMs, overrides.handoffPollMs, overrides.handoffWaitMs),
     };
     return context;
   };
