@@ -11,3 +11,4 @@ export {
   isLambdaOwner,
   parseLeaseRow,
 } from './leases/lease-row';
+export { handoffFingerprint, parseHandoffNote } from './leases/lease-handoff';

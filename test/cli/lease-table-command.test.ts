@@ -3,11 +3,14 @@
  * table seeded as KCL 3.5 leaves it, a simulated KCL worker renewing its leases through
  * the real client during the cut-over, and the runtime's writes losing to it meanwhile.
  */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { DescribeStreamSummaryCommand } from '@aws-sdk/client-kinesis';
 import { COMMANDS } from '../../cli/commands';
 import { usage } from '../../cli/kcl-lambda';
 import { withKclProcessor } from '../../lambda';
+import { createKclHandler } from '../../lambda/lifecycle/kcl-engine';
 import { leaseTableCli } from '../support/lease-table-cli';
 import { type LoggedRecord, SimulatedKclWorker, createKcl3Table, getRow, kcl35Lease, kcl35NonLeaseRows } from '../support/kcl-lease-table';
 import { recordLogProcessors } from '../support/record-log-processor';
@@ -26,6 +29,7 @@ async function until(condition: () => boolean, what: string): Promise<void> {
 describe('kcl-lambda lease-table check', () => {
   const cli = leaseTableCli();
   const { check, printed } = cli;
+  const output = () => printed().split('\n');
   let harness: RuntimeHarness;
   let tableName: string;
   beforeEach(() => {
@@ -100,11 +104,54 @@ describe('kcl-lambda lease-table check', () => {
     expect(printed()).toContain('index LeaseOwnerToLeaseKeyIndex present');
   });
 
-  test('a handoff in progress is NOT SAFE even when nothing moves during the watch', async () => {
+  test('a handoff left half done (unchanged during the watch, no lease renewed): a warning, and the next step finishes it', async () => {
     await harness.putRow(tableName, kcl35Lease(SHARDS[0], { leaseOwner: 'kcl-worker-b', checkpointOwner: 'kcl-worker-a' }));
-    await expect(check('--watch-seconds', '0.2')).resolves.toBe(1);
-    expect(printed()).toContain(`UNSAFE: 1 lease(s) are being handed over between KCL workers (checkpointOwner set: ${SHARDS[0]})`);
+    await expect(check('--to', 'lambda', '--watch-seconds', '0.2')).resolves.toBe(0);
+    expect(printed()).toContain(`WARNING: 1 lease(s) are stuck in a KCL 3 handoff (checkpointOwner set and unchanged during the watch, no lease renewed: its workers stopped midway): ${SHARDS[0]}.`);
+    expect(printed()).not.toContain('UNSAFE');
     expect(printed()).toContain('handoff from kcl-worker-a');
+    const step = output().find((line) => line.includes(`Finish the handoff of ${SHARDS[0]}`));
+    expect(step).toContain('start one KCL worker to finish it');
+    expect(step).toContain(`remove checkpointOwner with: aws dynamodb update-item --table-name ${tableName} `);
+
+    // The printed command does what it says (awscli against dynalite).
+    const command = step!.slice(step!.indexOf('with: ') + 'with: '.length);
+    // Asynchronously: dynalite runs in this process and must answer meanwhile.
+    await promisify(execFile)('bash', ['-c', `${command} --endpoint-url ${harness.dynamoDbEndpoint}`], { env: { ...process.env, AWS_DEFAULT_REGION: 'us-east-1' } });
+    const row = await getRow(harness.admin, tableName, SHARDS[0]);
+    expect(row?.checkpointOwner).toBeUndefined();
+    expect(row?.leaseOwner).toEqual({ S: 'kcl-worker-b' });
+    await expect(check('--to', 'lambda', '--watch-seconds', '0.2')).resolves.toBe(0);
+    expect(printed()).not.toContain('handoff');
+  });
+
+  test('a handoff beside a renewing KCL worker, or seen in a single read, is NOT SAFE', async () => {
+    await harness.putRow(tableName, kcl35Lease(SHARDS[0], { leaseOwner: 'kcl-worker-b', checkpointOwner: 'kcl-worker-a' }));
+    await expect(check('--watch-seconds', '0')).resolves.toBe(1);
+    expect(printed()).toContain(`UNSAFE: 1 lease(s) are being handed over between KCL workers (checkpointOwner set: ${SHARDS[0]})`);
+
+    await harness.putRow(tableName, kcl35Lease(SHARDS[1], { checkpoint: seqs[0], leaseOwner: 'kcl-worker-b' }));
+    const worker = new SimulatedKclWorker(harness.admin, tableName, 'kcl-worker-b');
+    await worker.adopt(SHARDS[1]);
+    worker.startRenewing(50);
+    try {
+      await expect(check('--watch-seconds', '1')).resolves.toBe(1);
+    } finally {
+      await worker.stop();
+    }
+    expect(printed()).toContain(`UNSAFE: 1 lease(s) are being handed over between KCL workers (checkpointOwner set: ${SHARDS[0]})`);
+    expect(printed()).not.toContain('stuck in a KCL 3 handoff');
+  });
+
+  test("the runtime's note on a handoff row shows since when Lambda waits", async () => {
+    await harness.putRow(tableName, kcl35Lease(SHARDS[0], { checkpoint: seqs[0], leaseOwner: 'kcl-worker-b', checkpointOwner: 'kcl-worker-a' }));
+    const handler = createKclHandler(recordLogProcessors([]).factory, harness.options(tableName, { logger: memoryLogger() }), { handoffWaitMs: 0 });
+    const noted = Date.now();
+    await handler(kinesisEvent('arn:aws:kinesis:us-east-1:000000000000:stream/orders', SHARDS[0], [{ sequenceNumber: seqs[1] }]));
+    await expect(check('--watch-seconds', '0')).resolves.toBe(1);
+    const since = /handoff from kcl-worker-a \(Lambda waiting since (\S+)\)/.exec(printed());
+    expect(since).not.toBeNull();
+    expect(Math.abs(new Date(since![1]).getTime() - noted)).toBeLessThan(60_000);
   });
 
   test('Lambda -> KCL while the mapping still delivers: NOT SAFE; once Lambda stops writing: SAFE, with its owners and positions', async () => {
