@@ -29,6 +29,7 @@ describe('moving between KCL and Lambda', () => {
     for (const row of kcl35NonLeaseRows()) await harness.putRow(tableName, row);
   });
 
+  /** The check, as the README gives it; `to` undefined: without --to. */
   const check = (to: 'lambda' | 'kcl' | undefined, watchSeconds = '1') =>
     cli.check(...(to ? ['--to', to] : []), '--watch-seconds', watchSeconds);
   const printed = () => cli.printed();
@@ -50,10 +51,13 @@ describe('moving between KCL and Lambda', () => {
    * records in batches of `batchSize`, from the first record (`from`: how many of each
    * shard's records it already delivered).
    */
-  const deliver = async (handler: KinesisBatchHandler, from: number, count: number, batchSize = 4) => {
+  const deliver = async (handler: KinesisBatchHandler, from: number, count: number, batchSize = 4, atTimestamp?: Date) => {
     const responses: KinesisStreamBatchResponse[] = [];
     for (const shardId of stream.shardIds) {
-      const records = (await readShard(harness.kinesis, stream.streamName, shardId)).slice(from, from + count);
+      const all = await readShard(harness.kinesis, stream.streamName, shardId);
+      // AT_TIMESTAMP: the mapping starts at the first record that arrived at or after the time.
+      const positioned = atTimestamp ? all.filter((record) => record.ApproximateArrivalTimestamp!.getTime() >= atTimestamp.getTime()) : all;
+      const records = positioned.slice(from, from + count);
       for (let start = 0; start < records.length; start += batchSize) {
         const event = toKinesisStreamEvent(shardId, records.slice(start, start + batchSize), { eventSourceARN: stream.streamArn });
         responses.push(await handler(event));
@@ -102,6 +106,63 @@ describe('moving between KCL and Lambda', () => {
       const own = log.filter((record) => record.shardId === shardId);
       expect(own.map((record) => record.by)).toEqual([...Array(6).fill('kcl-worker-a'), ...Array(5).fill('lambda')]);
       expect((await getRow(harness.admin, tableName, shardId))?.checkpoint).toEqual({ S: own[own.length - 1].sequenceNumber });
+    }
+
+    // Step 3: the check without --to passes, the leases now under kcl-lambda: owners ...
+    await expect(check(undefined, '0.5')).resolves.toBe(0);
+    for (const shardId of stream.shardIds) expect(printed()).toMatch(new RegExp(`${shardId}: kcl-lambda:\\S+ \\(Lambda\\)`));
+    expect(printed()).toContain('SAFE: nothing found that could lose or repeat a record.');
+    // ... and fails once a KCL worker shows up again: it takes the leases nobody renews and renews them.
+    const returning = new SimulatedKclWorker(harness.admin, tableName, 'kcl-worker-c');
+    const seen = Date.now();
+    await returning.takeExpiredLeases(FAILOVER_MS, seen);
+    expect(await returning.takeExpiredLeases(FAILOVER_MS, seen + FAILOVER_MS)).toEqual(stream.shardIds);
+    returning.startRenewing(50);
+    try {
+      await expect(check(undefined, '1')).resolves.toBe(1);
+    } finally {
+      await returning.stop();
+    }
+    expect(printed()).toContain('UNSAFE: KCL workers renewed 2 lease(s)');
+    expect(printed()).toContain('(kcl-worker-c)');
+  });
+
+  test('KCL -> Lambda at AT_TIMESTAMP before the oldest KCL checkpoint: what KCL processed after that time is skipped, nothing before it is missed', async () => {
+    const log: LoggedRecord[] = [];
+    for (const shardId of stream.shardIds) {
+      await harness.putRow(tableName, { leaseKey: { S: shardId }, leaseCounter: { N: '0' }, checkpoint: { S: 'TRIM_HORIZON' }, checkpointSubSequenceNumber: { N: '0' }, ownerSwitchesSinceCheckpoint: { N: '0' }, entityType: { S: 'LEASE' } });
+    }
+    const worker = new SimulatedKclWorker(harness.admin, tableName, 'kcl-worker-a');
+    expect(await worker.takeExpiredLeases(FAILOVER_MS)).toEqual(stream.shardIds);
+    // Arrival times are whole seconds in kinesalite: the time lies in a gap of more than a second either side.
+    const pause = () => new Promise((resolve) => setTimeout(resolve, 1_500));
+    await put(3, 'before');
+    await pause();
+    const atTimestamp = new Date();
+    await pause();
+    await put(3, 'after');
+    for (const shardId of stream.shardIds) await worker.processShard(harness.kinesis, stream.streamName, shardId, shardId, log);
+    await put(5, 'late');
+    // The oldest KCL checkpoint is a record that arrived after the time.
+    for (const shardId of stream.shardIds) {
+      const checkpoint = (await getRow(harness.admin, tableName, shardId))?.checkpoint?.S;
+      const record = (await readShard(harness.kinesis, stream.streamName, shardId)).find((candidate) => candidate.SequenceNumber === checkpoint);
+      expect(record!.ApproximateArrivalTimestamp!.getTime()).toBeGreaterThan(atTimestamp.getTime());
+    }
+    await expect(check('lambda')).resolves.toBe(0);
+
+    const handler = withKclProcessor(
+      recordLogProcessors(log, 'lambda').factory,
+      harness.options(tableName, { logger: memoryLogger(), startingPosition: 'AT_TIMESTAMP', startingPositionTimestamp: atTimestamp }),
+    );
+    const responses = await deliver(handler, 0, 100, 4, atTimestamp);
+    expect(responses.every((response) => response.batchItemFailures.length === 0)).toBe(true);
+    // The mapping delivered the 3 'after' records again: the runtime skipped them.
+    expect(responses.length).toBe(2 * 2);
+
+    await expectExactlyOnce(log);
+    for (const shardId of stream.shardIds) {
+      expect(log.filter((record) => record.shardId === shardId).map((record) => record.by)).toEqual([...Array(6).fill('kcl-worker-a'), ...Array(5).fill('lambda')]);
     }
   });
 
