@@ -4,6 +4,8 @@
  * the real client during the cut-over, and the runtime's writes losing to it meanwhile.
  */
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { DescribeStreamSummaryCommand } from '@aws-sdk/client-kinesis';
@@ -16,6 +18,7 @@ import { type LoggedRecord, SimulatedKclWorker, createKcl3Table, getRow, kcl35Le
 import { recordLogProcessors } from '../support/record-log-processor';
 import { type RuntimeHarness, kinesisEvent, memoryLogger, sequenceNumbers } from '../support/runtime-harness';
 
+const ROOT = path.resolve(__dirname, '..', '..');
 const SHARDS = ['shardId-000000000000', 'shardId-000000000001'];
 
 async function until(condition: () => boolean, what: string): Promise<void> {
@@ -41,6 +44,34 @@ describe('kcl-lambda lease-table check', () => {
   test('is registered in the kcl-lambda bin', () => {
     expect(COMMANDS.map((command) => command.name)).toContain('lease-table');
     expect(usage()).toContain('lease-table  check a KCL lease table before and after a cut-over between KCL and Lambda');
+  });
+
+  test("the README's command, as a process (npx tsx cli/kcl-lambda.ts lease-table check ...): exit 0 when safe, 1 when not", async () => {
+    const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+    expect(readme).toContain('npx tsx cli/kcl-lambda.ts lease-table check --table <lease table> --to lambda');
+    const run = (...args: string[]) =>
+      new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+        // Asynchronously: dynalite runs in this process and must answer meanwhile.
+        execFile(
+          'npx',
+          ['tsx', 'cli/kcl-lambda.ts', 'lease-table', 'check', '--table', tableName, '--to', 'lambda', '--endpoint', harness.dynamoDbEndpoint, '--watch-seconds', '0', ...args],
+          { cwd: ROOT, env: process.env },
+          (error, stdout, stderr) => {
+            if (error && typeof error.code !== 'number') reject(error);
+            else resolve({ code: error ? (error.code as number) : 0, stdout, stderr });
+          },
+        );
+      });
+    await harness.putRow(tableName, kcl35Lease(SHARDS[0], { checkpoint: seqs[0] }));
+    const safe = await run();
+    expect(safe.stdout).toContain(`${SHARDS[0]}: kcl-worker-a (KCL), checkpoint ${seqs[0]}, leaseCounter 17 (not renewed)`);
+    expect(safe.stdout).toContain('Safe to enable the event source mapping');
+    expect(safe.code).toBe(0);
+
+    await harness.putRow(tableName, kcl35Lease(SHARDS[1], { leaseOwner: 'kcl-worker-b', checkpointOwner: 'kcl-worker-a' }));
+    const unsafe = await run();
+    expect(unsafe.stdout).toContain('NOT SAFE');
+    expect(unsafe.code).toBe(1);
   });
 
   test('bad arguments: exit 2 with the reason and the usage', async () => {
