@@ -18,7 +18,8 @@ import { HANDOFF_SEEN_ATTRIBUTE } from './lease-handoff';
  * `parentShardId` (SS), and on multi-stream rows `streamName` (S) and `shardId` (S).
  * A KCL worker pointed at the same table resumes where Lambda stopped, and back.
  *
- * An existing row is only ever changed with UpdateItem on the attributes above, so
+ * An existing row is only ever changed with UpdateItem on the attributes above (and,
+ * during a KCL 3 handoff, the runtime's own note `kclLambdaHandoffSeen`), so
  * what KCL 3 keeps there besides (checkpointOwner, pendingCheckpoint*, childShardIds,
  * hash keys, throughputKBps, entityType, …) survives; rows that are not leases are
  * neither read as leases nor written.
