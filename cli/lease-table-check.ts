@@ -15,7 +15,15 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { DescribeStreamSummaryCommand, type KinesisClient, ListShardsCommand } from '@aws-sdk/client-kinesis';
 import { SHARD_END, TRIM_HORIZON, LATEST, AT_TIMESTAMP } from '../lambda';
-import { LEASE_OWNER_INDEX_NAME, NON_LEASE_ENTITY_TYPES, classifyRow, isLambdaOwner, parseLeaseRow } from '../lambda/lease-rows';
+import {
+  LEASE_OWNER_INDEX_NAME,
+  NON_LEASE_ENTITY_TYPES,
+  classifyRow,
+  handoffFingerprint,
+  isLambdaOwner,
+  parseHandoffNote,
+  parseLeaseRow,
+} from '../lambda/lease-rows';
 
 /** The way the table is about to change hands: to Lambda, back to KCL, or unknown. */
 export type CutOverDirection = 'lambda' | 'kcl';
@@ -47,6 +55,10 @@ export interface LeaseFinding {
   readonly renewed: boolean;
   /** KCL 3 handoff in progress: the old owner. */
   readonly checkpointOwner?: string;
+  /** In a handoff at both reads, in the same state (same owners, counter and checkpoint). */
+  readonly handoffUnchanged: boolean;
+  /** When the runtime first saw the row's current handoff state (its note on the row). */
+  readonly handoffNotedAt?: Date;
   readonly parentShardIds: readonly string[];
   /** Parents whose lease exists and is not at SHARD_END: this shard waits for them. */
   readonly parentsNotEnded: readonly string[];
@@ -101,10 +113,14 @@ export async function checkLeaseTable(input: LeaseTableCheckInput): Promise<Leas
 
   const nonLeaseRows: { leaseKey: string; entityType: string }[] = [];
   const corruptRows: { leaseKey: string; reason: string }[] = [];
-  const before = new Map<string, number>();
+  // At the first read: each lease's counter and, in a handoff, the handoff's state.
+  const before = new Map<string, { readonly leaseCounter: number; readonly handoff?: string }>();
   for (const item of first) {
     const parsed = classifyRow(item).kind === 'lease' ? parseLeaseRow(item) : undefined;
-    if (parsed && 'lease' in parsed) before.set(parsed.lease.leaseKey, parsed.lease.leaseCounter);
+    if (parsed && 'lease' in parsed) {
+      const { lease } = parsed;
+      before.set(lease.leaseKey, { leaseCounter: lease.leaseCounter, handoff: lease.checkpointOwner === undefined ? undefined : handoffFingerprint(lease) });
+    }
   }
   const parsedLeases = [];
   for (const item of second) {
@@ -123,7 +139,10 @@ export async function checkLeaseTable(input: LeaseTableCheckInput): Promise<Leas
     const shardId = lease.multiStream?.shardId ?? lease.leaseKey;
     const prefix = lease.multiStream ? `${lease.multiStream.streamName}:` : '';
     const parentShardIds = lease.parentShardIds ?? [];
-    const counterBefore = before.get(lease.leaseKey) ?? lease.leaseCounter;
+    const earlier = before.get(lease.leaseKey);
+    const counterBefore = earlier?.leaseCounter ?? lease.leaseCounter;
+    const note = parseHandoffNote(lease.handoffSeen);
+    const inHandoff = lease.checkpointOwner !== undefined;
     return {
       leaseKey: lease.leaseKey,
       shardId,
@@ -135,6 +154,9 @@ export async function checkLeaseTable(input: LeaseTableCheckInput): Promise<Leas
       counterAfter: lease.leaseCounter,
       renewed: lease.leaseCounter !== counterBefore,
       checkpointOwner: lease.checkpointOwner,
+      handoffUnchanged:
+        inHandoff && input.watchMs > 0 && earlier?.handoff !== undefined && earlier.handoff === handoffFingerprint(lease),
+      handoffNotedAt: inHandoff && note?.fingerprint === handoffFingerprint(lease) ? new Date(note.since) : undefined,
       parentShardIds,
       // KCL's rule: a parent without a lease does not block; one not at SHARD_END does.
       parentsNotEnded: parentShardIds.filter((parent) => {
@@ -221,13 +243,27 @@ function judge(report: Unjudged): { findings: Finding[]; nextSteps: string[] } {
   const handoffs = report.leases.filter((lease) => lease.checkpointOwner !== undefined);
   const owners = (leases: readonly LeaseFinding[]) => [...new Set(leases.map((lease) => lease.owner ?? '(no owner)'))].join(', ');
 
-  if (handoffs.length > 0) {
+  // A handoff nobody moves while no lease at all is renewed: its KCL workers stopped midway.
+  const anyRenewed = report.leases.some((lease) => lease.renewed);
+  const stalled = handoffs.filter((lease) => watched && !anyRenewed && lease.handoffUnchanged);
+  const live = handoffs.filter((lease) => !stalled.includes(lease));
+  if (live.length > 0) {
     findings.push({
       severity: 'unsafe',
       message:
-        `${handoffs.length} lease(s) are being handed over between KCL workers (checkpointOwner set: ${handoffs.map((lease) => lease.leaseKey).join(', ')}): ` +
+        `${live.length} lease(s) are being handed over between KCL workers (checkpointOwner set: ${live.map((lease) => lease.leaseKey).join(', ')}): ` +
         'KCL workers are running. The runtime does not write such a lease until the handoff completes or sits unchanged for a minute.',
     });
+  }
+  if (stalled.length > 0) {
+    findings.push({
+      severity: 'warning',
+      message:
+        `${stalled.length} lease(s) are stuck in a KCL 3 handoff (checkpointOwner set and unchanged during the watch, no lease renewed: ` +
+        `its workers stopped midway): ${stalled.map((lease) => lease.leaseKey).join(', ')}. The runtime completes such a handoff once it has sat ` +
+        'unchanged for a minute; until then every batch of the shard fails and spends one of the mapping\'s retries.',
+    });
+    for (const lease of stalled) nextSteps.push(finishHandoffStep(report.tableName, lease));
   }
   if (kclRenewing.length > 0 && report.direction !== 'kcl') {
     findings.push({
@@ -262,7 +298,8 @@ function judge(report: Unjudged): { findings: Finding[]; nextSteps: string[] } {
       severity: 'unsafe',
       message:
         `Multi-stream leases of ${report.stream.streamName} carry a creation epoch other than the stream's creation time in milliseconds ` +
-        `(${report.stream.creationTimestamp.getTime()}): ${report.stream.foreignEpochs.join(', ')}. The runtime would not find them and would start those shards over.`,
+        `(${report.stream.creationTimestamp.getTime()}): ${report.stream.foreignEpochs.join(', ')}. The runtime would not find them and would start those shards over, ` +
+          'unless the function is told the identifier (construct prop streamIdentifier, runtime option streamIdentifier, env KCL_STREAM_IDENTIFIER).',
     });
   }
   if (report.keyFormat === 'mixed') {
@@ -310,6 +347,18 @@ function judge(report: Unjudged): { findings: Finding[]; nextSteps: string[] } {
   const unsafe = findings.some((finding) => finding.severity === 'unsafe');
   if (!unsafe) nextSteps.push(...safeNextSteps(report));
   return { findings: sortFindings(findings), nextSteps };
+}
+
+/** How to finish a handoff its workers left half done: let KCL finish it, or remove checkpointOwner by hand. */
+function finishHandoffStep(tableName: string, lease: LeaseFinding): string {
+  const key = JSON.stringify({ leaseKey: { S: lease.leaseKey } });
+  const values = JSON.stringify({ ':old': { S: lease.checkpointOwner }, ':counter': { N: String(lease.counterAfter) } });
+  return (
+    `Finish the handoff of ${lease.leaseKey} (from ${lease.checkpointOwner} to ${lease.owner ?? 'nobody'}): start one KCL worker to finish it ` +
+    `(then stop it and run this check again), or remove checkpointOwner with: aws dynamodb update-item --table-name ${tableName} ` +
+    `--key '${key}' --update-expression 'REMOVE checkpointOwner' ` +
+    `--condition-expression 'checkpointOwner = :old AND leaseCounter = :counter' --expression-attribute-values '${values}'`
+  );
 }
 
 function safeNextSteps(report: Unjudged): string[] {

@@ -29,7 +29,8 @@ function leaseLine(lease: LeaseFinding): string {
   const owner = lease.owner ? `${lease.owner} (${lease.ownerKind === 'lambda' ? 'Lambda' : 'KCL'})` : 'no owner';
   const moved = lease.renewed ? `leaseCounter ${lease.counterBefore} -> ${lease.counterAfter} (live)` : `leaseCounter ${lease.counterAfter} (not renewed)`;
   const sub = lease.checkpointSubSequenceNumber > 0 ? `/${lease.checkpointSubSequenceNumber}` : '';
-  const handoff = lease.checkpointOwner ? `, handoff from ${lease.checkpointOwner}` : '';
+  const noted = lease.handoffNotedAt ? ` (Lambda waiting since ${lease.handoffNotedAt.toISOString()})` : '';
+  const handoff = lease.checkpointOwner ? `, handoff from ${lease.checkpointOwner}${noted}` : '';
   const parents = lease.parentShardIds.length > 0 ? `, parents ${lease.parentShardIds.join(',')}` : '';
   return `${lease.leaseKey}: ${owner}, checkpoint ${lease.checkpoint}${sub}, ${moved}${handoff}${parents}`;
 }

@@ -53,6 +53,15 @@ export interface KclOptions {
    */
   readonly leaseKeys?: LeaseKeyFormat;
   /**
+   * With `leaseKeys: 'multiStream'`: KCL's serialized stream identifier
+   * `account:streamName:creationEpoch`, exactly as the KCL application keyed its leases
+   * (KCL takes the creation epoch from the application, which may have used seconds or
+   * any other value). Lease keys are then `<streamIdentifier>:<shardId>` and no
+   * DescribeStreamSummary call is made; a batch from another stream is refused.
+   * @default - the `KCL_STREAM_IDENTIFIER` environment variable (the construct sets it), else derived (creation time in milliseconds)
+   */
+  readonly streamIdentifier?: string;
+  /**
    * Where the event source mapping starts reading a shard nothing was checkpointed in.
    * A parent shard Lambda never delivered from is judged from here at resharding: with
    * `LATEST` its older records were never meant to be read, so they do not block its children.

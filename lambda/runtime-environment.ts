@@ -15,6 +15,8 @@ export const RuntimeEnvironment = {
   STARTING_POSITION_TIMESTAMP: 'KCL_STARTING_POSITION_TIMESTAMP',
   /** How lease rows are keyed: `shardId` (default) or `multiStream`. */
   LEASE_KEYS: 'KCL_LEASE_KEYS',
+  /** With multi-stream keys: KCL's stream identifier `account:streamName:creationEpoch`, instead of deriving it. */
+  STREAM_IDENTIFIER: 'KCL_STREAM_IDENTIFIER',
 } as const;
 
 /** The CloudWatch namespace of the runtime's metrics when none is given. */

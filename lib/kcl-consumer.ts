@@ -78,6 +78,15 @@ export interface KclConsumerProps {
    */
   readonly leaseKeys?: LeaseKeys;
   /**
+   * With `leaseKeys: LeaseKeys.MULTI_STREAM`: the KCL application's serialized stream
+   * identifier `account:streamName:creationEpoch`, exactly as its lease keys begin,
+   * written to `KCL_STREAM_IDENTIFIER`. Set it when KCL's creation epoch is not the
+   * stream's creation time in milliseconds (KCL takes it from the application, which may
+   * have used seconds); `kcl-lambda lease-table check --stream` reports such keys.
+   * @default - derived by the runtime: the event's account and stream name, and the stream's creation time in epoch milliseconds
+   */
+  readonly streamIdentifier?: string;
+  /**
    * KCL application name, written to `KCL_APPLICATION_NAME`; the
    * `ApplicationName` dimension of the runtime's metrics.
    * @default - the construct path with `/` replaced by `-`
@@ -304,6 +313,7 @@ export class KclConsumer extends Construct implements IKclConsumerMetrics {
     this.function.addEnvironment(RuntimeEnvironment.STARTING_POSITION, props.startingPosition ?? lambda.StartingPosition.TRIM_HORIZON);
     // Unset means the runtime's default, shard ids.
     if (props.leaseKeys !== undefined) this.function.addEnvironment(RuntimeEnvironment.LEASE_KEYS, props.leaseKeys);
+    if (props.streamIdentifier !== undefined) this.function.addEnvironment(RuntimeEnvironment.STREAM_IDENTIFIER, props.streamIdentifier);
     if (props.startingPositionTimestamp) {
       const seconds = Math.floor(props.startingPositionTimestamp.getTime() / 1000);
       this.function.addEnvironment(RuntimeEnvironment.STARTING_POSITION_TIMESTAMP, String(seconds));
@@ -696,6 +706,13 @@ function validateProps(path: string, props: KclConsumerProps): void {
   }
   if (props.leaseKeys !== undefined && !Object.values(LeaseKeys).includes(props.leaseKeys)) {
     fail(`leaseKeys must be LeaseKeys.SHARD_ID or LeaseKeys.MULTI_STREAM (got ${JSON.stringify(props.leaseKeys)}).`);
+  }
+  if (props.streamIdentifier !== undefined) {
+    if (props.leaseKeys !== LeaseKeys.MULTI_STREAM) fail('streamIdentifier applies only with leaseKeys LeaseKeys.MULTI_STREAM.');
+    // The runtime's own rule (lambda/lifecycle/lease-keys.ts), checked here so a typo fails the synth, not every batch.
+    if (!Token.isUnresolved(props.streamIdentifier) && !/^[0-9]{12}:[a-zA-Z0-9_.-]{1,128}:[0-9]{1,19}$/.test(props.streamIdentifier)) {
+      fail(`streamIdentifier must be KCL's account:streamName:creationEpoch (got ${JSON.stringify(props.streamIdentifier)}).`);
+    }
   }
 }
 

@@ -24,4 +24,11 @@ export class InMemoryLeaseStore implements LeaseStore {
     this.leases.set(expected.leaseKey, written);
     return written;
   }
+
+  async noteHandoff(expected: Lease, note: string): Promise<boolean> {
+    const current = this.leases.get(expected.leaseKey);
+    if (!current || current.leaseCounter !== expected.leaseCounter || current.checkpointOwner !== expected.checkpointOwner) return false;
+    this.leases.set(expected.leaseKey, { ...current, handoffSeen: note });
+    return true;
+  }
 }

@@ -14,6 +14,7 @@
  */
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import type { Lease } from './lease';
+import { HANDOFF_SEEN_ATTRIBUTE } from './lease-handoff';
 import { isValidSequenceNumber } from '../records/sequence-number';
 
 /** `entityType` of a lease row (KCL 3 writes it; KCL 2.x rows have none). */
@@ -83,6 +84,7 @@ export function parseLeaseRow(item: Record<string, AttributeValue>): ParsedLease
       leaseCounter: counter,
       leaseOwner: item.leaseOwner?.S,
       checkpointOwner: item.checkpointOwner?.S,
+      handoffSeen: item[HANDOFF_SEEN_ATTRIBUTE]?.S,
       ownerSwitchesSinceCheckpoint: Number(item.ownerSwitchesSinceCheckpoint?.N ?? '0'),
       parentShardIds: item.parentShardId?.SS,
       multiStream: streamName !== undefined && shardId !== undefined ? { streamName, shardId } : undefined,

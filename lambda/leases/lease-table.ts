@@ -9,6 +9,7 @@ import {
 import { CheckpointError, CheckpointTableError, NonLeaseRowError } from '../errors';
 import { type CheckpointUpdate, type Lease, type LeaseStore, applyCheckpoint, leaseExists } from './lease';
 import { LEASE_ENTITY_TYPE, classifyRow, parseLeaseRow } from './lease-row';
+import { HANDOFF_SEEN_ATTRIBUTE } from './lease-handoff';
 
 /**
  * The checkpoint table in KCL's lease-table schema: key `leaseKey` (S) = shard id (or
@@ -17,7 +18,8 @@ import { LEASE_ENTITY_TYPE, classifyRow, parseLeaseRow } from './lease-row';
  * `parentShardId` (SS), and on multi-stream rows `streamName` (S) and `shardId` (S).
  * A KCL worker pointed at the same table resumes where Lambda stopped, and back.
  *
- * An existing row is only ever changed with UpdateItem on the attributes above, so
+ * An existing row is only ever changed with UpdateItem on the attributes above (and,
+ * during a KCL 3 handoff, the runtime's own note `kclLambdaHandoffSeen`), so
  * what KCL 3 keeps there besides (checkpointOwner, pendingCheckpoint*, childShardIds,
  * hash keys, throughputKBps, entityType, …) survives; rows that are not leases are
  * neither read as leases nor written.
@@ -55,6 +57,45 @@ export class DynamoDbLeaseTable implements LeaseStore {
         if (await this.alreadyWritten(written)) return written;
         await this.refuseNonLease(expected.leaseKey, error);
       }
+      throw checkpointWriteError(this.tableName, expected, error);
+    }
+  }
+
+  async noteHandoff(expected: Lease, note: string): Promise<boolean> {
+    const values: Record<string, AttributeValue> = {
+      ':note': { S: note },
+      ':expected': { N: String(expected.leaseCounter) },
+      ':checkpointOwner': { S: expected.checkpointOwner ?? '' },
+      ':checkpoint': { S: expected.checkpoint.sequenceNumber },
+      ':sub': { N: String(expected.checkpoint.subSequenceNumber) },
+      ':lease': { S: LEASE_ENTITY_TYPE },
+    };
+    if (expected.leaseOwner !== undefined) values[':owner'] = { S: expected.leaseOwner };
+    if (expected.handoffSeen !== undefined) values[':previous'] = { S: expected.handoffSeen };
+    // Exactly the state that was judged, so the note never dates a state it did not see.
+    const conditions = [
+      expected.leaseCounter === 0 ? '(attribute_not_exists(leaseCounter) OR leaseCounter = :expected)' : 'leaseCounter = :expected',
+      'checkpointOwner = :checkpointOwner',
+      expected.leaseOwner === undefined ? 'attribute_not_exists(leaseOwner)' : 'leaseOwner = :owner',
+      '#checkpoint = :checkpoint',
+      '(attribute_not_exists(checkpointSubSequenceNumber) OR checkpointSubSequenceNumber = :sub)',
+      expected.handoffSeen === undefined ? 'attribute_not_exists(#seen)' : '#seen = :previous',
+      '(attribute_not_exists(entityType) OR entityType = :lease)',
+    ];
+    try {
+      await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: { leaseKey: { S: expected.leaseKey } },
+          UpdateExpression: 'SET #seen = :note',
+          ConditionExpression: conditions.join(' AND '),
+          ExpressionAttributeNames: { '#seen': HANDOFF_SEEN_ATTRIBUTE, '#checkpoint': 'checkpoint' },
+          ExpressionAttributeValues: values,
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionalCheckFailure(error)) return false;
       throw checkpointWriteError(this.tableName, expected, error);
     }
   }
@@ -118,13 +159,24 @@ export class DynamoDbLeaseTable implements LeaseStore {
       UpdateExpression:
         'SET #checkpoint = :checkpoint, checkpointSubSequenceNumber = :sub, leaseCounter = :next, ' +
         'leaseOwner = :owner, ownerSwitchesSinceCheckpoint = :zero' +
-        // Only a stale handoff is written over; the write completes it (KCL's takeover removes it too).
-        (expected.checkpointOwner === undefined ? '' : ' REMOVE checkpointOwner'),
+        removals(expected),
       ConditionExpression: conditions.join(' AND '),
-      ExpressionAttributeNames: { '#checkpoint': 'checkpoint' },
+      ExpressionAttributeNames: { '#checkpoint': 'checkpoint', ...(expected.handoffSeen === undefined ? {} : { '#seen': HANDOFF_SEEN_ATTRIBUTE }) },
       ExpressionAttributeValues: values,
     });
   }
+}
+
+/**
+ * Only a stale handoff is written over; the write completes it (KCL's takeover removes
+ * checkpointOwner too). The runtime's note of a handoff goes with the handoff.
+ */
+function removals(expected: Lease): string {
+  const names = [
+    ...(expected.checkpointOwner === undefined ? [] : ['checkpointOwner']),
+    ...(expected.handoffSeen === undefined ? [] : ['#seen']),
+  ];
+  return names.length === 0 ? '' : ` REMOVE ${names.join(', ')}`;
 }
 
 function leaseFromItem(tableName: string, leaseKey: string, item: Record<string, AttributeValue>): Lease {

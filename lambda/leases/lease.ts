@@ -17,6 +17,8 @@ export interface Lease {
    * new one and the old owner has yet to checkpoint.
    */
   readonly checkpointOwner?: string;
+  /** The runtime's own note of when it first saw the row's handoff state (see lease-handoff.ts). */
+  readonly handoffSeen?: string;
   readonly ownerSwitchesSinceCheckpoint: number;
   readonly parentShardIds?: readonly string[];
   /** Multi-stream rows: the `streamName` (KCL's serialized stream identifier) and `shardId` attributes. */
@@ -62,6 +64,12 @@ export interface LeaseStore {
    * Throws `CheckpointError`: ShutdownException when another writer got there first.
    */
   writeCheckpoint(expected: Lease, update: CheckpointUpdate): Promise<Lease>;
+  /**
+   * Notes on a row in a KCL 3 handoff when the runtime first saw that state, if the row
+   * is still exactly `expected`; changes no attribute KCL reads. False when the row
+   * changed meanwhile (read it again).
+   */
+  noteHandoff(expected: Lease, note: string): Promise<boolean>;
 }
 
 export interface CheckpointUpdate {
@@ -82,6 +90,7 @@ export function applyCheckpoint(expected: Lease, update: CheckpointUpdate): Leas
     leaseOwner: update.owner,
     // A write over a handoff (only after it went stale) completes it, as KCL's takeover does.
     checkpointOwner: undefined,
+    handoffSeen: undefined,
     ownerSwitchesSinceCheckpoint: 0,
     parentShardIds: expected.parentShardIds ?? nonEmpty(update.parentShardIds),
     multiStream: expected.multiStream,

@@ -14,8 +14,8 @@ import { type LifecycleContext, ShardConsumers, type StartingPosition, consumeSh
 import { ShardLineage } from './shard-lineage';
 import { RuntimeEnvironment } from '../runtime-environment';
 import { TimeoutGuard } from './timeout-guard';
-import { LeaseKeys, validateLeaseKeyFormat } from './lease-keys';
-import { HandoffWatch } from '../leases/lease-handoff';
+import { LeaseKeys, validateLeaseKeyFormat, validateStreamIdentifier } from './lease-keys';
+import { HandoffPolicy } from '../leases/lease-handoff';
 import { LAMBDA_OWNER_PREFIX } from '../leases/lease-row';
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
 
@@ -28,6 +28,9 @@ export interface EngineOverrides {
   readonly metrics?: MetricsSink;
   /** How long a KCL 3 handoff may sit unchanged before the runtime writes over it. */
   readonly handoffTimeoutMs?: number;
+  /** Within an invocation: how often a lease in a handoff is read again, and for how long at most. */
+  readonly handoffPollMs?: number;
+  readonly handoffWaitMs?: number;
 }
 
 /**
@@ -46,6 +49,7 @@ export function createKclHandler(
   }
   TimeoutGuard.validate(options.timeoutGuardMs);
   const leaseKeyFormat = validateLeaseKeyFormat(options.leaseKeys ?? process.env[RuntimeEnvironment.LEASE_KEYS] ?? 'shardId');
+  const streamIdentifier = validateStreamIdentifier(options.streamIdentifier ?? process.env[RuntimeEnvironment.STREAM_IDENTIFIER], leaseKeyFormat);
   const logger = createLogger(options);
   const metrics = overrides.metrics ?? createMetricsSink(options, { logger });
   let context: LifecycleContext | undefined;
@@ -72,8 +76,8 @@ export function createKclHandler(
       logger,
       consumers: new ShardConsumers(factory),
       startingPosition: startingPositionOf(options),
-      leaseKeys: new LeaseKeys(leaseKeyFormat, kinesisClient),
-      handoffs: new HandoffWatch(overrides.handoffTimeoutMs),
+      leaseKeys: new LeaseKeys(leaseKeyFormat, kinesisClient, streamIdentifier),
+      handoffs: new HandoffPolicy(overrides.handoffTimeoutMs, overrides.handoffPollMs, overrides.handoffWaitMs),
     };
     return context;
   };

@@ -37,11 +37,41 @@ export function multiStreamIdentifier(account: string, streamName: string, creat
   return `${account}:${streamName}:${creationEpoch}`;
 }
 
+/** A serialized multi-stream identifier given explicitly, read apart. */
+interface GivenIdentifier {
+  readonly account: string;
+  readonly streamName: string;
+  readonly serialized: string;
+}
+
+// account:streamName:creationEpoch, as KCL's StreamIdentifier serializes it (names per Kinesis's rule).
+const IDENTIFIER = /^([0-9]{12}):([a-zA-Z0-9_.-]{1,128}):([0-9]{1,19})$/;
+
+/**
+ * Checks the `streamIdentifier` option: KCL's `account:streamName:creationEpoch`, and
+ * only with multi-stream keys (a shard-id table has no use for it).
+ */
+export function validateStreamIdentifier(identifier: unknown, format: LeaseKeyFormat): GivenIdentifier | undefined {
+  if (identifier === undefined || identifier === '') return undefined;
+  const match = typeof identifier === 'string' ? IDENTIFIER.exec(identifier) : null;
+  if (match === null) {
+    throw new KclConfigurationError(
+      `streamIdentifier must be KCL's account:streamName:creationEpoch (12-digit account, epoch digits), got ${JSON.stringify(identifier)}`,
+    );
+  }
+  if (format !== 'multiStream') {
+    throw new KclConfigurationError(`streamIdentifier ${JSON.stringify(identifier)} applies only with leaseKeys 'multiStream'`);
+  }
+  return { account: match[1], streamName: match[2], serialized: match[0] };
+}
+
 /**
  * Lease keys per stream, for the life of the container. With multi-stream keys the
- * creation epoch comes from DescribeStreamSummary (`StreamCreationTimestamp`, in epoch
- * milliseconds, as KCL's own multi-stream test application derives it), asked once
- * per stream and container; a failed call is asked again on the next batch.
+ * identifier is the one given (`streamIdentifier`: KCL takes the creation epoch from the
+ * application, which may have used any value), else it is derived: the creation epoch
+ * from DescribeStreamSummary (`StreamCreationTimestamp`, in epoch milliseconds, as KCL's
+ * own multi-stream test application derives it), asked once per stream and container; a
+ * failed call is asked again on the next batch.
  */
 export class LeaseKeys {
   private readonly epochs = new Map<string, Promise<number>>();
@@ -49,17 +79,30 @@ export class LeaseKeys {
   constructor(
     readonly format: LeaseKeyFormat,
     private readonly kinesis: () => Promise<KinesisClient>,
+    private readonly given?: GivenIdentifier,
   ) {}
 
   async forStream(eventSourceArn: string): Promise<StreamLeaseKeys> {
     if (this.format === 'shardId') return SHARD_ID_KEYS;
     const { account, streamName } = streamOfArn(eventSourceArn);
-    const identifier = multiStreamIdentifier(account, streamName, await this.creationEpoch(account, streamName));
+    const identifier = this.given ? this.givenFor(account, streamName) : multiStreamIdentifier(account, streamName, await this.creationEpoch(account, streamName));
     const attributes = (shardId: string): MultiStreamAttributes => ({ streamName: identifier, shardId });
     return {
       leaseKey: (shardId) => `${identifier}:${shardId}`,
       newLease: (shardId) => newLease(`${identifier}:${shardId}`, attributes(shardId)),
     };
+  }
+
+  /** The given identifier, for its own stream only: another stream's rows would be mixed up with it. */
+  private givenFor(account: string, streamName: string): string {
+    const given = this.given!;
+    if (given.account !== account || given.streamName !== streamName) {
+      throw new KclConfigurationError(
+        `streamIdentifier ${given.serialized} names stream ${given.account}:${given.streamName}, ` +
+          `but the batch comes from ${account}:${streamName}`,
+      );
+    }
+    return given.serialized;
   }
 
   private creationEpoch(account: string, streamName: string): Promise<number> {

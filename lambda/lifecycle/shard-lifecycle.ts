@@ -28,7 +28,7 @@ import {
 } from '../records/sequence-number';
 import type { ShardLineage } from './shard-lineage';
 import { streamNameFromArn } from '../records/stream-arn';
-import type { HandoffWatch } from '../leases/lease-handoff';
+import type { HandoffPolicy, HandoffVerdict } from '../leases/lease-handoff';
 import type { LeaseKeys, StreamLeaseKeys } from './lease-keys';
 import type { TimeoutGuard } from './timeout-guard';
 import { type UndecodableRecord, type UserRecordSource, UserRecordStream, decodeShardBatch } from '../records/user-record-stream';
@@ -47,8 +47,8 @@ export interface LifecycleContext {
   readonly startingPosition: StartingPosition;
   /** Which row holds a shard's lease. */
   readonly leaseKeys: LeaseKeys;
-  /** KCL 3 graceful handoffs seen in this container. */
-  readonly handoffs: HandoffWatch;
+  /** How KCL 3 graceful handoffs are judged and waited for. */
+  readonly handoffs: HandoffPolicy;
 }
 
 /** A stream as the lifecycle needs it: its name for Kinesis calls, its lease keys for the table. */
@@ -176,9 +176,10 @@ export async function consumeShardBatch(
     streamName: streamNameFromArn(batch.eventSourceArn),
     keys: await context.leaseKeys.forStream(batch.eventSourceArn),
   };
-  const lease = await readLease(context, stream, batch.shardId);
-  if (guard.expired || !previousFinished) return outOfTime(context, batch, lease, stats);
-  if (context.handoffs.judge(lease) === 'inProgress') return awaitHandoff(context, batch, lease, stats);
+  const read = await readLease(context, stream, batch.shardId);
+  if (guard.expired || !previousFinished) return outOfTime(context, batch, read, stats);
+  const { lease, verdict } = await waitOutHandoff(context, stream, batch.shardId, read, guard);
+  if (verdict === 'inProgress') return awaitHandoff(context, batch, lease, stats);
   // Until a shard has its first checkpoint (no row, or a row KCL created and nobody
   // used), its parents must be finished first.
   const parentShardIds = isStartingPosition(lease.checkpoint.sequenceNumber)
@@ -279,10 +280,10 @@ function coversEverything(records: UserRecordStream, checkpoint: ExtendedSequenc
 }
 
 /**
- * Step (KCL 3 graceful handoff in progress): live KCL workers are moving this lease
- * between them. Like KCL's new owner, the runtime waits for the old owner's checkpoint:
- * nothing is delivered or written, this container's processor (if any) loses the lease,
- * and Lambda delivers the batch again from the durable checkpoint.
+ * Step (KCL 3 graceful handoff still in progress after waiting): live KCL workers are
+ * moving this lease between them. Like KCL's new owner, the runtime waits for the old
+ * owner's checkpoint: nothing is delivered or checkpointed, this container's processor
+ * (if any) loses the lease, and Lambda delivers the batch again from the durable checkpoint.
  */
 async function awaitHandoff(context: LifecycleContext, batch: ShardBatch, lease: Lease, stats: ShardBatchStats): Promise<ShardBatchResult> {
   context.logger.warn(
@@ -292,6 +293,56 @@ async function awaitHandoff(context: LifecycleContext, batch: ShardBatch, lease:
   );
   await loseLease(context, context.consumers.find(batch.shardId), batch.shardId, stats);
   return batchResult(context, batch, undefined, lease.checkpoint, lease.checkpoint, stats);
+}
+
+/**
+ * Step (KCL 3 graceful handoff): a handoff usually completes within seconds, and each
+ * batch failed for one spends one of the mapping's retries. So the lease is read again
+ * every `pollMs`, for at most `maxWaitMs` and never past the timeout guard, until the
+ * handoff completes or goes stale. Each new handoff state is noted on the row, so that
+ * staleness is judged from the row and not from this container's memory.
+ */
+async function waitOutHandoff(
+  context: LifecycleContext,
+  stream: LeaseStream,
+  shardId: string,
+  first: Lease,
+  guard: TimeoutGuard,
+): Promise<{ readonly lease: Lease; readonly verdict: HandoffVerdict }> {
+  const policy = context.handoffs;
+  const waitUntil = Date.now() + policy.maxWaitMs;
+  let lease = first;
+  for (;;) {
+    const verdict = await judgeHandoff(context, lease, shardId);
+    const left = waitUntil - Date.now();
+    if (verdict !== 'inProgress' || left <= 0 || guard.expired) return { lease, verdict };
+    if (!(await pause(Math.min(policy.pollMs, left), guard))) return { lease, verdict };
+    lease = await readLease(context, stream, shardId);
+  }
+}
+
+/** Judges a lease's handoff state and notes a state not seen before on the row. */
+async function judgeHandoff(context: LifecycleContext, lease: Lease, shardId: string): Promise<HandoffVerdict> {
+  const { verdict, note } = context.handoffs.judge(lease);
+  if (note !== undefined) {
+    // A lost condition means the row moved on: the next read judges it afresh.
+    await context.store.noteHandoff(lease, note).catch((error: unknown) => {
+      if (!(error instanceof CheckpointError)) throw error;
+      context.logger.warn('Noting a KCL 3 handoff on its lease row failed; the next batch tries again', { shardId, error });
+    });
+  }
+  return verdict;
+}
+
+/** Waits `ms`; false if the timeout guard fires first. */
+function pause(ms: number, guard: TimeoutGuard): Promise<boolean> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(true), ms);
+    void guard.fired.then(() => {
+      clearTimeout(timer);
+      resolve(false);
+    });
+  });
 }
 
 /** Step: the one consistent read of the batch. */
@@ -527,7 +578,7 @@ async function finishParent(
   }
   const lease = await readLease(context, stream, parentShardId);
   if (lease.checkpoint.sequenceNumber === SHARD_END) return;
-  if (context.handoffs.judge(lease) === 'inProgress') {
+  if ((await judgeHandoff(context, lease, parentShardId)) === 'inProgress') {
     throw new ParentShardNotFinishedError(
       childShardId,
       parentShardId,

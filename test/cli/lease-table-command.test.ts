@@ -3,17 +3,22 @@
  * table seeded as KCL 3.5 leaves it, a simulated KCL worker renewing its leases through
  * the real client during the cut-over, and the runtime's writes losing to it meanwhile.
  */
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { promisify } from 'node:util';
 import { UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { DescribeStreamSummaryCommand } from '@aws-sdk/client-kinesis';
 import { COMMANDS } from '../../cli/commands';
-import { main, usage } from '../../cli/kcl-lambda';
-import { leaseTableCommand } from '../../cli/lease-table-command';
+import { usage } from '../../cli/kcl-lambda';
 import { withKclProcessor } from '../../lambda';
-import { isolateEnvironment } from '../support/environment';
+import { createKclHandler } from '../../lambda/lifecycle/kcl-engine';
+import { leaseTableCli } from '../support/lease-table-cli';
 import { type LoggedRecord, SimulatedKclWorker, createKcl3Table, getRow, kcl35Lease, kcl35NonLeaseRows } from '../support/kcl-lease-table';
 import { recordLogProcessors } from '../support/record-log-processor';
-import { type RuntimeHarness, kinesisEvent, memoryLogger, sequenceNumbers, startRuntimeHarness } from '../support/runtime-harness';
+import { type RuntimeHarness, kinesisEvent, memoryLogger, sequenceNumbers } from '../support/runtime-harness';
 
+const ROOT = path.resolve(__dirname, '..', '..');
 const SHARDS = ['shardId-000000000000', 'shardId-000000000001'];
 
 async function until(condition: () => boolean, what: string): Promise<void> {
@@ -25,26 +30,15 @@ async function until(condition: () => boolean, what: string): Promise<void> {
 }
 
 describe('kcl-lambda lease-table check', () => {
+  const cli = leaseTableCli();
+  const { check, printed } = cli;
+  const output = () => printed().split('\n');
   let harness: RuntimeHarness;
   let tableName: string;
-  let output: string[];
-  isolateEnvironment(['AWS_REGION', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY']);
-
-  beforeAll(async () => {
-    harness = await startRuntimeHarness();
+  beforeEach(() => {
+    harness = cli.harness;
+    tableName = cli.tableName;
   });
-  afterAll(async () => harness.close());
-  beforeEach(async () => {
-    Object.assign(process.env, { AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local' });
-    tableName = await createKcl3Table(harness.admin);
-    output = [];
-  });
-
-  const check = (...args: string[]) =>
-    main(['lease-table', 'check', '--table', tableName, '--endpoint', harness.dynamoDbEndpoint, ...args], [
-      leaseTableCommand({ print: (line) => void output.push(line), printError: (line) => void output.push(line) }),
-    ]);
-  const printed = () => output.join('\n');
   const seqs = sequenceNumbers(4);
 
   test('is registered in the kcl-lambda bin', () => {
@@ -52,13 +46,39 @@ describe('kcl-lambda lease-table check', () => {
     expect(usage()).toContain('lease-table  check a KCL lease table before and after a cut-over between KCL and Lambda');
   });
 
+  test("the README's command, as a process (npx tsx cli/kcl-lambda.ts lease-table check ...): exit 0 when safe, 1 when not", async () => {
+    const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+    expect(readme).toContain('npx tsx cli/kcl-lambda.ts lease-table check --table <lease table> --to lambda');
+    const run = (...args: string[]) =>
+      new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+        // Asynchronously: dynalite runs in this process and must answer meanwhile.
+        execFile(
+          'npx',
+          ['tsx', 'cli/kcl-lambda.ts', 'lease-table', 'check', '--table', tableName, '--to', 'lambda', '--endpoint', harness.dynamoDbEndpoint, '--watch-seconds', '0', ...args],
+          { cwd: ROOT, env: process.env },
+          (error, stdout, stderr) => {
+            if (error && typeof error.code !== 'number') reject(error);
+            else resolve({ code: error ? (error.code as number) : 0, stdout, stderr });
+          },
+        );
+      });
+    await harness.putRow(tableName, kcl35Lease(SHARDS[0], { checkpoint: seqs[0] }));
+    const safe = await run();
+    expect(safe.stdout).toContain(`${SHARDS[0]}: kcl-worker-a (KCL), checkpoint ${seqs[0]}, leaseCounter 17 (not renewed)`);
+    expect(safe.stdout).toContain('Safe to enable the event source mapping');
+    expect(safe.code).toBe(0);
+
+    await harness.putRow(tableName, kcl35Lease(SHARDS[1], { leaseOwner: 'kcl-worker-b', checkpointOwner: 'kcl-worker-a' }));
+    const unsafe = await run();
+    expect(unsafe.stdout).toContain('NOT SAFE');
+    expect(unsafe.code).toBe(1);
+  });
+
   test('bad arguments: exit 2 with the reason and the usage', async () => {
-    await expect(main(['lease-table', 'check'], [leaseTableCommand({ print: () => undefined, printError: (line) => void output.push(line) })])).resolves.toBe(2);
+    await expect(cli.run(['lease-table', 'check'])).resolves.toBe(2);
     expect(printed()).toContain('--table is required');
-    output = [];
     await expect(check('--to', 'sideways')).resolves.toBe(2);
     expect(printed()).toContain('--to must be lambda or kcl, got "sideways"');
-    output = [];
     await expect(check('--watch-seconds', 'soon')).resolves.toBe(2);
     expect(printed()).toContain('--watch-seconds must be a number of seconds, got "soon"');
   });
@@ -104,7 +124,6 @@ describe('kcl-lambda lease-table check', () => {
       await worker.stop();
     }
 
-    output = [];
     await expect(check('--to', 'lambda', '--watch-seconds', '1')).resolves.toBe(0);
     expect(printed()).toContain('SAFE: nothing found that could lose or repeat a record.');
     expect(printed()).toContain('Safe to enable the event source mapping');
@@ -116,11 +135,54 @@ describe('kcl-lambda lease-table check', () => {
     expect(printed()).toContain('index LeaseOwnerToLeaseKeyIndex present');
   });
 
-  test('a handoff in progress is NOT SAFE even when nothing moves during the watch', async () => {
+  test('a handoff left half done (unchanged during the watch, no lease renewed): a warning, and the next step finishes it', async () => {
     await harness.putRow(tableName, kcl35Lease(SHARDS[0], { leaseOwner: 'kcl-worker-b', checkpointOwner: 'kcl-worker-a' }));
-    await expect(check('--watch-seconds', '0.2')).resolves.toBe(1);
-    expect(printed()).toContain(`UNSAFE: 1 lease(s) are being handed over between KCL workers (checkpointOwner set: ${SHARDS[0]})`);
+    await expect(check('--to', 'lambda', '--watch-seconds', '0.2')).resolves.toBe(0);
+    expect(printed()).toContain(`WARNING: 1 lease(s) are stuck in a KCL 3 handoff (checkpointOwner set and unchanged during the watch, no lease renewed: its workers stopped midway): ${SHARDS[0]}.`);
+    expect(printed()).not.toContain('UNSAFE');
     expect(printed()).toContain('handoff from kcl-worker-a');
+    const step = output().find((line) => line.includes(`Finish the handoff of ${SHARDS[0]}`));
+    expect(step).toContain('start one KCL worker to finish it');
+    expect(step).toContain(`remove checkpointOwner with: aws dynamodb update-item --table-name ${tableName} `);
+
+    // The printed command does what it says (awscli against dynalite).
+    const command = step!.slice(step!.indexOf('with: ') + 'with: '.length);
+    // Asynchronously: dynalite runs in this process and must answer meanwhile.
+    await promisify(execFile)('bash', ['-c', `${command} --endpoint-url ${harness.dynamoDbEndpoint}`], { env: { ...process.env, AWS_DEFAULT_REGION: 'us-east-1' } });
+    const row = await getRow(harness.admin, tableName, SHARDS[0]);
+    expect(row?.checkpointOwner).toBeUndefined();
+    expect(row?.leaseOwner).toEqual({ S: 'kcl-worker-b' });
+    await expect(check('--to', 'lambda', '--watch-seconds', '0.2')).resolves.toBe(0);
+    expect(printed()).not.toContain('handoff');
+  });
+
+  test('a handoff beside a renewing KCL worker, or seen in a single read, is NOT SAFE', async () => {
+    await harness.putRow(tableName, kcl35Lease(SHARDS[0], { leaseOwner: 'kcl-worker-b', checkpointOwner: 'kcl-worker-a' }));
+    await expect(check('--watch-seconds', '0')).resolves.toBe(1);
+    expect(printed()).toContain(`UNSAFE: 1 lease(s) are being handed over between KCL workers (checkpointOwner set: ${SHARDS[0]})`);
+
+    await harness.putRow(tableName, kcl35Lease(SHARDS[1], { checkpoint: seqs[0], leaseOwner: 'kcl-worker-b' }));
+    const worker = new SimulatedKclWorker(harness.admin, tableName, 'kcl-worker-b');
+    await worker.adopt(SHARDS[1]);
+    worker.startRenewing(50);
+    try {
+      await expect(check('--watch-seconds', '1')).resolves.toBe(1);
+    } finally {
+      await worker.stop();
+    }
+    expect(printed()).toContain(`UNSAFE: 1 lease(s) are being handed over between KCL workers (checkpointOwner set: ${SHARDS[0]})`);
+    expect(printed()).not.toContain('stuck in a KCL 3 handoff');
+  });
+
+  test("the runtime's note on a handoff row shows since when Lambda waits", async () => {
+    await harness.putRow(tableName, kcl35Lease(SHARDS[0], { checkpoint: seqs[0], leaseOwner: 'kcl-worker-b', checkpointOwner: 'kcl-worker-a' }));
+    const handler = createKclHandler(recordLogProcessors([]).factory, harness.options(tableName, { logger: memoryLogger() }), { handoffWaitMs: 0 });
+    const noted = Date.now();
+    await handler(kinesisEvent('arn:aws:kinesis:us-east-1:000000000000:stream/orders', SHARDS[0], [{ sequenceNumber: seqs[1] }]));
+    await expect(check('--watch-seconds', '0')).resolves.toBe(1);
+    const since = /handoff from kcl-worker-a \(Lambda waiting since (\S+)\)/.exec(printed());
+    expect(since).not.toBeNull();
+    expect(Math.abs(new Date(since![1]).getTime() - noted)).toBeLessThan(60_000);
   });
 
   test('Lambda -> KCL while the mapping still delivers: NOT SAFE; once Lambda stops writing: SAFE, with its owners and positions', async () => {
@@ -144,7 +206,6 @@ describe('kcl-lambda lease-table check', () => {
       delivering = false;
       await deliveries;
     }
-    output = [];
     await expect(check('--to', 'kcl', '--watch-seconds', '0.5')).resolves.toBe(0);
     const row = await getRow(harness.admin, tableName, SHARDS[0]);
     expect(printed()).toContain(`${SHARDS[0]}: ${row?.leaseOwner?.S} (Lambda), checkpoint ${row?.checkpoint?.S}, leaseCounter ${row?.leaseCounter?.N} (not renewed)`);
@@ -153,6 +214,7 @@ describe('kcl-lambda lease-table check', () => {
 
   test('reports a missing index, parents not at SHARD_END and corrupt lease rows', async () => {
     tableName = await createKcl3Table(harness.admin, false);
+    cli.useTable(tableName);
     await harness.putRow(tableName, kcl35Lease('shardId-000000000000', { checkpoint: seqs[2] }));
     await harness.putRow(tableName, kcl35Lease('shardId-000000000002', { checkpoint: 'TRIM_HORIZON', parentShardIds: ['shardId-000000000000'] }));
     await expect(check('--watch-seconds', '0.2')).resolves.toBe(0);
@@ -160,7 +222,6 @@ describe('kcl-lambda lease-table check', () => {
     expect(printed()).toContain('INFO: shardId-000000000002 waits for its parent(s) shardId-000000000000 to reach SHARD_END');
 
     await harness.putRow(tableName, { ...kcl35Lease('shardId-000000000003'), checkpoint: { S: 'halfway' } });
-    output = [];
     await expect(check('--watch-seconds', '0')).resolves.toBe(1);
     expect(printed()).toContain('UNSAFE: Lease rows the runtime cannot read');
     expect(printed()).toContain('WARNING: Read once (--watch-seconds 0)');
@@ -185,7 +246,6 @@ describe('kcl-lambda lease-table check', () => {
     );
     const millis = `000000000000:${stream.streamName}:${summary.StreamDescriptionSummary!.StreamCreationTimestamp!.getTime()}`;
     await harness.putRow(tableName, kcl35Lease(`${millis}:${stream.shardIds[0]}`, { streamName: millis, shardId: stream.shardIds[0] }));
-    output = [];
     await expect(check(...args)).resolves.toBe(0);
   });
 });

@@ -108,6 +108,20 @@ describe('KclConsumer defaults', () => {
     );
   });
 
+  test('streamIdentifier: written to KCL_STREAM_IDENTIFIER with multi-stream keys; refused without them or malformed', () => {
+    const variables = (s: Synthesized) =>
+      Object.values(s.template.findResources('AWS::Lambda::Function'))[0].Properties.Environment.Variables as Record<string, unknown>;
+    expect(variables(synthesized).KCL_STREAM_IDENTIFIER).toBeUndefined();
+    const given = synthesizeConsumer(() => ({ leaseKeys: LeaseKeys.MULTI_STREAM, streamIdentifier: '123456789012:orders:1764600000' }));
+    expect(variables(given).KCL_STREAM_IDENTIFIER).toBe('123456789012:orders:1764600000');
+    expect(() => synthesizeConsumer(() => ({ streamIdentifier: '123456789012:orders:1764600000' }))).toThrow(
+      /streamIdentifier applies only with leaseKeys LeaseKeys.MULTI_STREAM/,
+    );
+    expect(() => synthesizeConsumer(() => ({ leaseKeys: LeaseKeys.MULTI_STREAM, streamIdentifier: 'orders:1764600000' }))).toThrow(
+      /streamIdentifier must be KCL's account:streamName:creationEpoch \(got "orders:1764600000"\)/,
+    );
+  });
+
   test('builds a Node.js 24 arm64 function with the runtime environment', () => {
     const { stack, consumer, template } = synthesized;
     template.hasResourceProperties('AWS::Lambda::Function', {

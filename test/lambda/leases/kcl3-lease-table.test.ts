@@ -141,17 +141,31 @@ describe('the runtime on a KCL 3.5 lease table', () => {
   describe('graceful handoff (checkpointOwner set, leaseOwner the new owner, leaseCounter unchanged)', () => {
     const handoff = () => kcl35Lease(SHARD, { checkpoint: seqs[1], leaseOwner: 'kcl-worker-b', checkpointOwner: 'kcl-worker-a' });
 
-    test('in progress: the runtime waits like the new owner (nothing delivered, nothing written, the batch retried)', async () => {
+    /** An invocation with `millis` left: its timeout guard bounds the wait for a handoff. */
+    const lambdaContext = (millis: number) => ({ getRemainingTimeInMillis: () => millis });
+    const gets = () => {
+      const seen: string[] = [];
+      harness.fault = (command) => void seen.push(command);
+      return () => seen.filter((command) => command === 'GetItemCommand').length;
+    };
+
+    test('in progress: the runtime waits like the new owner, reading the lease again until its timeout guard, then fails the batch; only its note is written', async () => {
       await harness.putRow(tableName, handoff());
       const log: LoggedRecord[] = [];
       const processors = recordLogProcessors(log);
-      const handler = withKclProcessor(processors.factory, options());
+      const handler = createKclHandler(processors.factory, options(), { handoffPollMs: 50 });
+      const reads = gets();
 
-      await expect(handler(event(seqs))).resolves.toEqual({ batchItemFailures: [{ itemIdentifier: seqs[2] }] });
-      await expect(handler(event(seqs))).resolves.toEqual({ batchItemFailures: [{ itemIdentifier: seqs[2] }] });
+      // 1.5 s left: the guard fires 0.75 s in, well before the 10 s the wait may take at most.
+      await expect(handler(event(seqs), lambdaContext(1_500))).resolves.toEqual({ batchItemFailures: [{ itemIdentifier: seqs[2] }] });
+      expect(reads()).toBeGreaterThan(2);
+      await expect(handler(event(seqs), lambdaContext(1_500))).resolves.toEqual({ batchItemFailures: [{ itemIdentifier: seqs[2] }] });
 
       expect(log).toEqual([]);
-      expect(await getRow(harness.admin, tableName, SHARD)).toEqual(handoff());
+      const row = await getRow(harness.admin, tableName, SHARD);
+      // Nothing KCL reads changed; the runtime noted when it first saw this state.
+      expect(without(row, ['kclLambdaHandoffSeen'])).toEqual(handoff());
+      expect(row?.kclLambdaHandoffSeen?.S).toMatch(/^\d+ \[17,"kcl-worker-b","kcl-worker-a",/);
       expect(logger.lines.some((line) => line.level === 'warn' && line.message.includes('from kcl-worker-a to kcl-worker-b'))).toBe(true);
 
       // The old owner checkpoints and clears checkpointOwner (KCL's handoff completes): the lease is an ordinary one again.
@@ -166,6 +180,50 @@ describe('the runtime on a KCL 3.5 lease table', () => {
       );
       await expect(handler(event(seqs))).resolves.toEqual({ batchItemFailures: [] });
       expect(log.map((record) => record.sequenceNumber)).toEqual(seqs.slice(4));
+      // The runtime's checkpoint takes its note away with it.
+      expect((await getRow(harness.admin, tableName, SHARD))?.kclLambdaHandoffSeen).toBeUndefined();
+    });
+
+    test('a handoff that completes while the invocation waits: the batch goes on in that invocation (no retry spent)', async () => {
+      await harness.putRow(tableName, handoff());
+      const log: LoggedRecord[] = [];
+      const handler = createKclHandler(recordLogProcessors(log).factory, options(), { handoffPollMs: 20, handoffWaitMs: 120_000 });
+      const invocation = handler(event(seqs));
+      // Once the runtime has seen the handoff (its note is on the row), the old owner finishes it.
+      for (let waited = 0; (await getRow(harness.admin, tableName, SHARD))?.kclLambdaHandoffSeen === undefined; waited += 10) {
+        if (waited > 60_000) throw new Error('the runtime never noted the handoff');
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      await harness.admin.send(
+        new UpdateItemCommand({
+          TableName: tableName,
+          Key: { leaseKey: { S: SHARD } },
+          UpdateExpression: 'SET #checkpoint = :seq, leaseCounter = leaseCounter + :one REMOVE checkpointOwner',
+          ExpressionAttributeNames: { '#checkpoint': 'checkpoint' },
+          ExpressionAttributeValues: { ':seq': { S: seqs[2] }, ':one': { N: '1' } },
+        }),
+      );
+
+      await expect(invocation).resolves.toEqual({ batchItemFailures: [] });
+      expect(log.map((record) => record.sequenceNumber)).toEqual(seqs.slice(3));
+    });
+
+    test('staleness outlives the container: a fresh container judges the handoff from the note another one wrote', async () => {
+      await harness.putRow(tableName, handoff());
+      const log: LoggedRecord[] = [];
+      const overrides = { handoffTimeoutMs: 200, handoffWaitMs: 0 };
+      const first = createKclHandler(recordLogProcessors(log).factory, options(), overrides);
+      await expect(first(event(seqs))).resolves.toEqual({ batchItemFailures: [{ itemIdentifier: seqs[2] }] });
+      expect((await getRow(harness.admin, tableName, SHARD))?.kclLambdaHandoffSeen).toBeDefined();
+      await new Promise((resolve) => setTimeout(resolve, 300));
+
+      // Lambda sends the retry to another container: it has never seen the row, yet the handoff is stale.
+      const second = createKclHandler(recordLogProcessors(log).factory, options(), overrides);
+      await expect(second(event(seqs))).resolves.toEqual({ batchItemFailures: [] });
+      expect(log.map((record) => record.sequenceNumber)).toEqual(seqs.slice(2));
+      const row = await getRow(harness.admin, tableName, SHARD);
+      expect(row?.checkpointOwner).toBeUndefined();
+      expect(row?.kclLambdaHandoffSeen).toBeUndefined();
     });
 
     test('a processor this container holds gets leaseLost when a handoff shows up', async () => {
@@ -176,17 +234,16 @@ describe('the runtime on a KCL 3.5 lease table', () => {
       const row = await getRow(harness.admin, tableName, SHARD);
       await harness.putRow(tableName, { ...row!, leaseOwner: { S: 'kcl-worker-b' }, checkpointOwner: row!.leaseOwner! });
 
-      await expect(handler(event(seqs.slice(3)))).resolves.toEqual({ batchItemFailures: [{ itemIdentifier: seqs[3] }] });
+      await expect(handler(event(seqs.slice(3)), lambdaContext(1_500))).resolves.toEqual({ batchItemFailures: [{ itemIdentifier: seqs[3] }] });
       expect(processors.calls).toEqual([`initialize ${SHARD} ${seqs[0]}`, `processRecords ${SHARD} 2`, `leaseLost ${SHARD}`]);
     });
 
     test('stale (unchanged past the handoff timeout, its workers gone): the next write completes it and keeps the other attributes', async () => {
       await harness.putRow(tableName, handoff());
       const log: LoggedRecord[] = [];
-      const handler = createKclHandler(recordLogProcessors(log).factory, options(), { handoffTimeoutMs: 0 });
+      const handler = createKclHandler(recordLogProcessors(log).factory, options(), { handoffTimeoutMs: 0, handoffPollMs: 10 });
 
-      // First sighting: in progress, whatever the timeout.
-      await expect(handler(event(seqs))).resolves.toEqual({ batchItemFailures: [{ itemIdentifier: seqs[2] }] });
+      // First sighting: in progress, whatever the timeout, and noted; read again within the invocation: stale.
       await expect(handler(event(seqs))).resolves.toEqual({ batchItemFailures: [] });
 
       expect(log.map((record) => record.sequenceNumber)).toEqual(seqs.slice(2));
@@ -194,6 +251,7 @@ describe('the runtime on a KCL 3.5 lease table', () => {
       expect(row?.checkpointOwner).toBeUndefined();
       expect(row?.leaseOwner?.S).toMatch(/^kcl-lambda:/);
       expect(without(row, OWNED)).toEqual(without(handoff(), [...OWNED, 'checkpointOwner']));
+      expect(row?.kclLambdaHandoffSeen).toBeUndefined();
     });
 
     test('a handoff that starts between the read and the write (counter unchanged) makes the write lose: leaseLost, nothing claimed', async () => {

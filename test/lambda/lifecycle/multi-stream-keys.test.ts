@@ -2,7 +2,7 @@
  * leaseKeys 'multiStream': KCL's multi-stream lease keys
  * (`account:streamName:creationEpoch:shardId`, with `streamName` and `shardId`
  * attributes) against kinesalite and dynalite, the creation epoch read once per
- * container from DescribeStreamSummary.
+ * container from DescribeStreamSummary, or given as `streamIdentifier`.
  */
 import { DescribeStreamSummaryCommand, type KinesisClient } from '@aws-sdk/client-kinesis';
 import { localKinesisClient } from '../../../local/emulators/emulators';
@@ -18,7 +18,7 @@ describe("leaseKeys 'multiStream'", () => {
   let tableName: string;
   const kinesisCalls: string[] = [];
   let runtimeKinesis: KinesisClient;
-  isolateEnvironment(['KCL_LEASE_KEYS', 'AWS_ENDPOINT_URL_KINESIS', 'AWS_REGION', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY']);
+  isolateEnvironment(['KCL_LEASE_KEYS', 'KCL_STREAM_IDENTIFIER', 'AWS_ENDPOINT_URL_KINESIS', 'AWS_REGION', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY']);
 
   beforeAll(async () => {
     harness = await startRuntimeHarness();
@@ -130,6 +130,67 @@ describe("leaseKeys 'multiStream'", () => {
     expect(() => withKclProcessor(recordLogProcessors([]).factory, harness.options(tableName))).toThrow(KclConfigurationError);
     expect(() => withKclProcessor(recordLogProcessors([]).factory, harness.options(tableName))).toThrow(
       `leaseKeys must be 'shardId' or 'multiStream', got "byStream"`,
+    );
+  });
+
+  test('the derived creation epoch is the creation time in milliseconds (judged by the clock around CreateStream, not by DescribeStreamSummary)', async () => {
+    const before = Date.now();
+    const stream = await harness.newStream(1);
+    const after = Date.now();
+    const shardId = stream.shardIds[0];
+    await put(stream, shardId, 1);
+    const handler = withKclProcessor(recordLogProcessors([]).factory, options());
+    await handler(await readShardAsEvent(harness.kinesis, stream.streamName, shardId));
+
+    const [key] = (await scanTable(harness.admin, tableName)).map((item) => item.leaseKey?.S ?? '');
+    const match = new RegExp(`^000000000000:${stream.streamName}:(\\d+):${shardId}$`).exec(key);
+    expect(match).not.toBeNull();
+    // Seconds would be a thousand times smaller; slack either side for the emulator's rounding to whole seconds.
+    expect(Number(match![1])).toBeGreaterThanOrEqual(before - 10_000);
+    expect(Number(match![1])).toBeLessThanOrEqual(after + 10_000);
+  });
+
+  test('streamIdentifier: the given identifier keys the rows (an epoch in seconds, as a KCL application may have used), with no DescribeStreamSummary call', async () => {
+    const stream = await harness.newStream(1);
+    const shardId = stream.shardIds[0];
+    const seqs = await put(stream, shardId, 4);
+    // Built by hand, not from the stream: the epoch a KCL application chose (seconds).
+    const identifier = `000000000000:${stream.streamName}:1764600000`;
+    await harness.putRow(tableName, kcl35Lease(`${identifier}:${shardId}`, { checkpoint: seqs[1], streamName: identifier, shardId }));
+    const log: LoggedRecord[] = [];
+
+    const handler = withKclProcessor(recordLogProcessors(log).factory, options({ streamIdentifier: identifier }));
+    await expect(handler(await readShardAsEvent(harness.kinesis, stream.streamName, shardId))).resolves.toEqual({ batchItemFailures: [] });
+
+    expect(log.map((record) => record.sequenceNumber)).toEqual(seqs.slice(2));
+    expect((await getRow(harness.admin, tableName, `${identifier}:${shardId}`))?.checkpoint).toEqual({ S: seqs[3] });
+    expect((await scanTable(harness.admin, tableName)).map((item) => item.leaseKey?.S)).toEqual([`${identifier}:${shardId}`]);
+    expect(kinesisCalls).not.toContain('DescribeStreamSummaryCommand');
+  });
+
+  test('KCL_STREAM_IDENTIFIER (set by the construct) gives the identifier; a batch of another stream and bad values are refused', async () => {
+    const stream = await harness.newStream(1);
+    const shardId = stream.shardIds[0];
+    await put(stream, shardId, 1);
+    const identifier = `000000000000:${stream.streamName}:42`;
+    process.env.KCL_STREAM_IDENTIFIER = identifier;
+    const handler = withKclProcessor(recordLogProcessors([]).factory, options());
+    await handler(await readShardAsEvent(harness.kinesis, stream.streamName, shardId));
+    expect(await getRow(harness.admin, tableName, `${identifier}:${shardId}`)).toMatchObject({ streamName: { S: identifier }, shardId: { S: shardId } });
+
+    const other = await harness.newStream(1);
+    await put(other, other.shardIds[0], 1);
+    await expect(handler(await readShardAsEvent(harness.kinesis, other.streamName, other.shardIds[0]))).rejects.toThrow(
+      `streamIdentifier ${identifier} names stream 000000000000:${stream.streamName}, but the batch comes from 000000000000:${other.streamName}`,
+    );
+
+    process.env.KCL_STREAM_IDENTIFIER = `${stream.streamName}:42`;
+    expect(() => withKclProcessor(recordLogProcessors([]).factory, options())).toThrow(
+      `streamIdentifier must be KCL's account:streamName:creationEpoch (12-digit account, epoch digits), got "${stream.streamName}:42"`,
+    );
+    process.env.KCL_STREAM_IDENTIFIER = identifier;
+    expect(() => withKclProcessor(recordLogProcessors([]).factory, options({ leaseKeys: 'shardId' }))).toThrow(
+      `streamIdentifier "${identifier}" applies only with leaseKeys 'multiStream'`,
     );
   });
 
