@@ -19,6 +19,8 @@ export class RuntimeEnvironment {
   public static readonly STARTING_POSITION_TIMESTAMP: string = RuntimeVariables.STARTING_POSITION_TIMESTAMP;
   /** How lease rows are keyed: `shardId` (default) or `multiStream` (see `LeaseKeys`). */
   public static readonly LEASE_KEYS: string = RuntimeVariables.LEASE_KEYS;
+  /** With multi-stream keys: KCL's stream identifier `account:streamName:creationEpoch`, instead of deriving it. */
+  public static readonly STREAM_IDENTIFIER: string = RuntimeVariables.STREAM_IDENTIFIER;
 
   private constructor() {}
 }
