@@ -210,6 +210,10 @@ async function userPath(keep: boolean): Promise<void> {
       check(output.includes('Event source mapping (OrdersStack/Orders, synthesized from npx tsx bin/orders.ts)'), `kcl-lambda local did not read the app's consumer:\n${output}`);
       check(/^OK: /m.test(output), `kcl-lambda local did not end OK:\n${output}`);
     });
+    await step('the installed bin has the lease-table check (npx kcl-lambda lease-table check --help)', () => {
+      const output = sh('npx kcl-lambda lease-table check --help 2>&1', app);
+      check(output.includes('Usage: kcl-lambda lease-table check --table <name>'), `kcl-lambda lease-table check --help printed:\n${output}`);
+    });
     ok = true;
     process.stdout.write('\nUser path OK.\n');
   } finally {
