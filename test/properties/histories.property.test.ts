@@ -15,10 +15,46 @@ import { localDynamoDbClient } from '../../local/emulators/emulators';
 import { type RuntimeHarness, startRuntimeHarness } from '../support/runtime-harness';
 import { injectDynamoDbFaults } from './fault-injection';
 import { type History, describeHistory, historyArbitrary } from './history';
+import { injectStreamClock } from './stream-clock';
 import { violationsOf } from './invariants';
-import { type HistoryEnvironment, runHistory } from './run-history';
+import { type HistoryEnvironment, runHistory, runningLog } from './run-history';
 
 const runs = Number(process.env.KCL_PROPERTY_RUNS ?? 300);
+
+/**
+ * What a run of 300 or more must have met at least once: processor and DynamoDB
+ * faults, lost leases, shard ends, discards, and each fault and setting of Lambda
+ * (`fault:<name>`, see run-history.ts).
+ */
+const EXPECTED_KINDS = [
+  'processorThrew',
+  'conditionalWriteLost',
+  'leaseLost',
+  'shardEnded',
+  'discarded',
+  'expired',
+  ...[
+    'killedByTimeout',
+    'killedBeforeWrite',
+    'killedWithWriteInFlight',
+    'frozenWorkResumed',
+    'recycled',
+    'duplicate',
+    'duplicateOtherAnswer',
+    'lateDuplicate',
+    'replay',
+    'replaySeveral',
+    'childBeforeParentFinished',
+    'startLATEST',
+    'startAT_TIMESTAMP',
+    'recordAgeJump',
+    'retentionJump',
+    'recordAgeExceeded',
+    'closedShardTailAgedOut',
+    'batchingWindow',
+    'eventNear6MB',
+  ].map((name) => `fault:${name}`),
+];
 const seed = process.env.KCL_PROPERTY_SEED === undefined ? undefined : Number(process.env.KCL_PROPERTY_SEED);
 const path = process.env.KCL_PROPERTY_PATH;
 
@@ -35,6 +71,7 @@ describe('generated fault histories', () => {
     harness = await startRuntimeHarness();
     const dynamoDb = localDynamoDbClient(harness.dynamoDbEndpoint);
     injectDynamoDbFaults(dynamoDb);
+    injectStreamClock(harness.kinesis);
     env = { harness, dynamoDb, kinesis: harness.kinesis };
   });
   afterAll(async () => {
@@ -47,10 +84,20 @@ describe('generated fault histories', () => {
     async () => {
       const seen: Record<string, number> = {};
       const started = Date.now();
+      let ran = 0;
+      // Long runs (the soak) say how far they are.
+      const progressEvery = runs >= 1000 ? 100 : Infinity;
       await fc.assert(
         fc.asyncProperty(readableHistories, async (history) => {
-          const { log, stuck } = await runHistory(env, history);
+          // A history still running after a minute prints what it has done, once.
+          const watchdog = setTimeout(() => {
+            process.stdout.write(`[history running for 60 s]\n${describeHistory(history)}\n${(runningLog?.trace ?? []).join('\n')}\n`);
+          }, 60_000);
+          const { log, stuck } = await runHistory(env, history).finally(() => clearTimeout(watchdog));
           for (const [kind, count] of Object.entries(log.counts())) if (count > 0) seen[kind] = (seen[kind] ?? 0) + 1;
+          if (++ran % progressEvery === 0) {
+            process.stdout.write(`[histories] ${ran}/${runs} in ${((Date.now() - started) / 60_000).toFixed(1)} min\n`);
+          }
           const violations = violationsOf(log);
           if (stuck) violations.unshift(`the mapping never became idle: ${stuck}`);
           if (violations.length > 0) {
@@ -72,7 +119,7 @@ describe('generated fault histories', () => {
       // loses a lease or never discards would prove little.
       console.log(`${runs} histories in ${((Date.now() - started) / 1000).toFixed(1)} s; histories with: ${JSON.stringify(seen)}`);
       if (seed === undefined && runs >= 300) {
-        for (const kind of ['processorThrew', 'conditionalWriteLost', 'leaseLost', 'shardEnded', 'discarded']) {
+        for (const kind of EXPECTED_KINDS) {
           expect([kind, seen[kind] ?? 0]).toEqual([kind, expect.any(Number)]);
           expect(seen[kind]).toBeGreaterThan(0);
         }

@@ -43,13 +43,23 @@ function firstProcessed(log: ObservationLog): Map<string, Entry & { kind: 'proce
   return first;
 }
 
+/** Past the stream's retention before it was processed (only with MaximumRecordAgeInSeconds -1 in the histories). */
+function expiredAt(log: ObservationLog, record: ProducedRecord, before = Infinity): boolean {
+  return log
+    .of('expired')
+    .some((entry) => entry.at < before && entry.shardId === record.shardId && compareExtended(entry.position, record.position) === 0);
+}
+
 export const everyRecordProcessedOrDiscarded: Invariant = {
-  name: '1. every produced user record is processed successfully at least once, or is in the on-failure output',
+  name: '1. every produced user record is processed successfully at least once, or is in the on-failure output (or expired from the stream first)',
   check(log) {
     const processed = firstProcessed(log);
     return log.produced
-      .filter((record) => !processed.has(key(record.shardId, record.position)) && !discardedAt(log, record))
-      .map((record) => `${describe(record)} was never processed successfully and is not in the on-failure output`);
+      .filter(
+        (record) =>
+          !record.beforeStart && !processed.has(key(record.shardId, record.position)) && !discardedAt(log, record) && !expiredAt(log, record),
+      )
+      .map((record) => `${describe(record)} was never processed successfully, is not in the on-failure output and did not expire`);
   },
 };
 
@@ -155,7 +165,9 @@ export const shardEndedOncePerParent: Invariant = {
             (entry) =>
               entry.at < call.at && entry.kind === 'processed' && entry.shardId === record.shardId && compareExtended(entry.position, record.position) === 0,
           ) &&
-          !discardedAt(log, record, call.at),
+          !discardedAt(log, record, call.at) &&
+          !expiredAt(log, record, call.at) &&
+          !record.beforeStart,
       );
       if (unfinished.length > 0) {
         violations.push(`shardEnded was called for ${call.shardId} before ${unfinished.map(describe).join(', ')} was processed`);

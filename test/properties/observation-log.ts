@@ -26,7 +26,11 @@ export type Observed =
   /** The table refused a conditional write (ConditionalCheckFailedException from dynalite itself). */
   | { readonly kind: 'conditionalWriteLost'; readonly shardId: string }
   /** Lambda gave up on these Kinesis records and described them to the on-failure destination. */
-  | { readonly kind: 'discarded'; readonly shardId: string; readonly startSequenceNumber: string; readonly endSequenceNumber: string };
+  | { readonly kind: 'discarded'; readonly shardId: string; readonly startSequenceNumber: string; readonly endSequenceNumber: string }
+  /** Time passed the stream's retention while this record was not yet processed: Kinesis may trim it, and nothing describes it. */
+  | { readonly kind: 'expired'; readonly shardId: string; readonly position: ExtendedSequenceNumber; readonly id: string }
+  /** A fault or Lambda behaviour the history met (counted per kind over a run: `fault:<name>`). */
+  | { readonly kind: 'fault'; readonly name: string };
 
 export type Entry = Observed & { readonly at: number };
 
@@ -35,6 +39,8 @@ export interface ProducedRecord {
   readonly id: string;
   readonly shardId: string;
   readonly position: ExtendedSequenceNumber;
+  /** Put before a LATEST / AT_TIMESTAMP mapping started: it was never meant to be read. */
+  readonly beforeStart?: boolean;
 }
 
 export interface ShardShape {
@@ -75,7 +81,10 @@ export class ObservationLog {
 
   counts(): Record<string, number> {
     const counts: Record<string, number> = {};
-    for (const entry of this.entries) counts[entry.kind] = (counts[entry.kind] ?? 0) + 1;
+    for (const entry of this.entries) {
+      const name = entry.kind === 'fault' ? `fault:${entry.name}` : entry.kind;
+      counts[name] = (counts[name] ?? 0) + 1;
+    }
     return counts;
   }
 }
