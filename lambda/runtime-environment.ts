@@ -13,6 +13,8 @@ export const RuntimeEnvironment = {
   STARTING_POSITION: 'KCL_STARTING_POSITION',
   /** With AT_TIMESTAMP: the time, in epoch seconds. */
   STARTING_POSITION_TIMESTAMP: 'KCL_STARTING_POSITION_TIMESTAMP',
+  /** The event source mapping's MaximumRecordAgeInSeconds: a parent's records older than it no longer block its children. */
+  MAX_RECORD_AGE_SECONDS: 'KCL_MAX_RECORD_AGE_SECONDS',
 } as const;
 
 /** The CloudWatch namespace of the runtime's metrics when none is given. */

@@ -246,6 +246,16 @@ export class KclConsumer extends Construct implements IKclConsumerMetrics {
     const { destination: onFailure, queue: onFailureQueue } = this.onFailureDestination(props.onFailure);
     this.onFailureQueue = onFailureQueue;
     const maxRecordAge = props.maxRecordAge ?? defaultMaxRecordAge(this.streamRetentionPeriod);
+    // The runtime stops waiting for a parent's records once Lambda has discarded them by age.
+    this.function.addEnvironment(RuntimeEnvironment.MAX_RECORD_AGE_SECONDS, String(maxRecordAge.toSeconds()));
+    if (props.maxRecordAge && maxRecordAge.toSeconds() >= this.streamRetentionPeriod.toSeconds()) {
+      // The stream would trim a record still being retried before Lambda discards it to
+      // onFailure: it would be lost without an on-failure record.
+      throw new Error(
+        `KclConsumer ${this.node.path}: maxRecordAge (${maxRecordAge.toHumanString()}) must be shorter than the stream retention ` +
+          `(${this.streamRetentionPeriod.toHumanString()}); records older than the retention expire from the stream without an on-failure record.`,
+      );
+    }
     const sourceProps: eventSources.KinesisEventSourceProps = {
       startingPosition: props.startingPosition ?? lambda.StartingPosition.TRIM_HORIZON,
       startingPositionTimestamp: props.startingPositionTimestamp

@@ -62,6 +62,7 @@ export function createKclHandler(
       logger,
       consumers: new ShardConsumers(factory),
       startingPosition: startingPositionOf(options),
+      maxRecordAgeMs: maxRecordAgeMsOf(options),
     };
     return context;
   };
@@ -101,6 +102,14 @@ export function createKclHandler(
       metrics.publish(stats);
     }
   };
+}
+
+function maxRecordAgeMsOf(options: KclOptions): number | undefined {
+  const seconds = options.maxRecordAgeSeconds ?? Number(process.env[RuntimeEnvironment.MAX_RECORD_AGE_SECONDS] ?? -1);
+  if (!Number.isFinite(seconds) || (seconds !== -1 && seconds < 0)) {
+    throw new KclConfigurationError(`maxRecordAgeSeconds must be -1 or a number of seconds, got ${seconds}`);
+  }
+  return seconds < 0 ? undefined : seconds * 1000;
 }
 
 function startingPositionOf(options: KclOptions): StartingPosition {

@@ -35,7 +35,15 @@ export interface LifecycleContext {
   readonly consumers: ShardConsumers;
   /** Where the event source mapping starts a shard without a checkpoint. */
   readonly startingPosition: StartingPosition;
+  /** The mapping's MaximumRecordAgeInSeconds in ms; undefined when Lambda never discards by age. */
+  readonly maxRecordAgeMs?: number;
 }
+
+/**
+ * A parent record this much past the record age is one Lambda discarded or will discard:
+ * a batch invoked just before it aged out may run for up to Lambda's longest timeout.
+ */
+const LONGEST_FUNCTION_TIMEOUT_MS = 15 * 60 * 1000;
 
 export interface StartingPosition {
   readonly position: 'TRIM_HORIZON' | 'LATEST' | 'AT_TIMESTAMP';
@@ -134,7 +142,7 @@ export async function consumeShardBatch(
   // Until a shard has its first checkpoint (no row, or a row KCL created and nobody
   // used), its parents must be finished first.
   const parentShardIds = isStartingPosition(lease.checkpoint.sequenceNumber)
-    ? await finishParents(context, streamNameFromArn(batch.eventSourceArn), batch.shardId, stats, guard)
+    ? await finishParents(context, streamNameFromArn(batch.eventSourceArn), batch.shardId, stats, guard, nowOf(batch))
     : undefined;
   const pending = skipReplays(batch.userRecords, lease.checkpoint, stats);
   const session = new CheckpointSession({
@@ -413,12 +421,19 @@ async function finishParents(
   shardId: string,
   stats: ShardBatchStats,
   guard: TimeoutGuard,
+  now: number,
 ): Promise<readonly string[]> {
   const parents = await context.lineage().parentsOf(streamName, shardId);
   for (const parentShardId of parents) {
-    await context.consumers.exclusive(parentShardId, () => finishParent(context, streamName, shardId, parentShardId, stats, guard));
+    await context.consumers.exclusive(parentShardId, () => finishParent(context, streamName, shardId, parentShardId, stats, guard, now));
   }
   return parents;
+}
+
+/** Now, as far as the batch tells: never before its newest record arrived (the stream's clock). */
+function nowOf(batch: ShardBatch): number {
+  const last = batch.userRecords[batch.userRecords.length - 1]?.approximateArrivalTimestamp.getTime() ?? 0;
+  return Math.max(Date.now(), last);
 }
 
 async function finishParent(
@@ -428,6 +443,7 @@ async function finishParent(
   parentShardId: string,
   stats: ShardBatchStats,
   guard: TimeoutGuard,
+  now: number,
 ): Promise<void> {
   if (!(await context.consumers.unfinishedSettled(parentShardId, guard.fired))) {
     throw new ParentShardNotFinishedError(childShardId, parentShardId, 'is still processing a batch the timeout guard stopped');
@@ -437,7 +453,7 @@ async function finishParent(
   // A parent nothing was ever checkpointed in (it stayed empty) had no first batch of
   // its own: the same rule applies to its parents now, before it can end.
   const grandparents = isStartingPosition(lease.checkpoint.sequenceNumber)
-    ? await finishParents(context, streamName, parentShardId, stats, guard)
+    ? await finishParents(context, streamName, parentShardId, stats, guard, now)
     : undefined;
   const neverCheckpointed = isStartingPosition(lease.checkpoint.sequenceNumber);
   if (neverCheckpointed && context.startingPosition.position === 'LATEST') {
@@ -446,14 +462,26 @@ async function finishParent(
     return endShard(context, childShardId, parentShardId, lease, grandparents, stats);
   }
   const from = neverCheckpointed && context.startingPosition.position === 'AT_TIMESTAMP' ? context.startingPosition.timestamp : undefined;
-  const read = await context.lineage().readFrom(streamName, parentShardId, lease.checkpoint.sequenceNumber, from);
+  let read = await context.lineage().readFrom(streamName, parentShardId, lease.checkpoint.sequenceNumber, from);
   if (read.expired) {
     context.logger.warn(`Parent shard ${parentShardId} no longer exists (past retention); not waiting for it`, {
       shardId: childShardId,
     });
     return;
   }
-  const unprocessed = unprocessedRecords(context, parentShardId, read.records, lease.checkpoint);
+  // Lambda discards records past the record age without delivering them (a parent's
+  // tail too): those can never be processed and must not block the child for ever.
+  const agedOutBefore = context.maxRecordAgeMs === undefined ? undefined : now - context.maxRecordAgeMs - LONGEST_FUNCTION_TIMEOUT_MS;
+  const deliverable = (records: ShardLineageRead['records']) =>
+    unprocessedRecords(context, parentShardId, records, lease.checkpoint).filter(
+      (record) => agedOutBefore === undefined || record.approximateArrivalTimestamp.getTime() >= agedOutBefore,
+    );
+  let unprocessed = deliverable(read.records);
+  // A long aged-out tail spans pages: read on past it (a bounded number of times).
+  for (let page = 0; page < 10 && unprocessed.length === 0 && !read.closed && read.records.length > 0; page++) {
+    read = await context.lineage().readFrom(streamName, parentShardId, read.records[read.records.length - 1].sequenceNumber);
+    unprocessed = deliverable(read.records);
+  }
   if (unprocessed.length > 0) {
     throw new ParentShardNotFinishedError(
       childShardId,

@@ -589,6 +589,17 @@ describe('KclConsumer validation', () => {
     expect(construct({ maxRecordAge })).toThrow(/maxRecordAge must be from 60 seconds to 7 days/);
   });
 
+  test('a maxRecordAge the stream retention would outlast is refused: such records expire without an on-failure record', () => {
+    expect(construct({ maxRecordAge: Duration.hours(24) })).toThrow(
+      /maxRecordAge \(1 day\) must be shorter than the stream retention \(1 day\); records older than the retention expire from the stream without an on-failure record/,
+    );
+    expect(construct({ maxRecordAge: Duration.hours(30), streamProps: { retentionPeriod: Duration.hours(48) } })).not.toThrow();
+    expect(construct({ maxRecordAge: Duration.days(3), streamProps: { retentionPeriod: Duration.hours(48) } })).toThrow(
+      /must be shorter than the stream retention \(2 days\)/,
+    );
+    expect(construct({ maxRecordAge: Duration.hours(23) })).not.toThrow();
+  });
+
   test('maxBatchingWindow above 5 minutes is refused', () => {
     expect(construct({ maxBatchingWindow: Duration.minutes(6) })).toThrow(/maxBatchingWindow must be at most 5 minutes/);
   });

@@ -12,7 +12,8 @@ import type { KinesisBatchHandler as RuntimeHandler } from '../../lambda/lifecyc
 const NEVER = new Promise<never>(() => undefined);
 
 export class Container {
-  private active = 0;
+  /** The invocations running now (a duplicate or a concurrent shard can share a container). */
+  private readonly active = new Set<number>();
   private dead = false;
   private thawed?: { promise: Promise<void>; resolve: () => void };
   private readonly killedSignal: Promise<never>;
@@ -28,6 +29,11 @@ export class Container {
     this.killedSignal.catch(() => undefined);
   }
 
+  /** The invocation is running in this container now. */
+  isRunning(invocation: number): boolean {
+    return this.active.has(invocation);
+  }
+
   get killed(): boolean {
     return this.dead;
   }
@@ -35,7 +41,7 @@ export class Container {
   /** Resolves at once while an invocation is active; waits while frozen; never once killed. */
   running(): Promise<void> {
     if (this.dead) return NEVER;
-    if (this.active > 0) return Promise.resolve();
+    if (this.active.size > 0) return Promise.resolve();
     this.thawed ??= promiseWithResolve();
     return this.thawed.promise.then(() => this.running());
   }
@@ -44,9 +50,9 @@ export class Container {
    * Runs one invocation: thaws the container for it and freezes it after. Rejects
    * with a Lambda-style error if the container is killed first.
    */
-  async invoke<T>(run: () => Promise<T>): Promise<T> {
+  async invoke<T>(invocation: number, run: () => Promise<T>): Promise<T> {
     if (this.dead) throw new Error(`container ${this.id} is dead`);
-    this.active++;
+    this.active.add(invocation);
     const thawed = this.thawed;
     this.thawed = undefined;
     if (thawed) {
@@ -56,7 +62,7 @@ export class Container {
     try {
       return await Promise.race([run(), this.killedSignal]);
     } finally {
-      this.active--;
+      this.active.delete(invocation);
     }
   }
 

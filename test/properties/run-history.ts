@@ -30,7 +30,7 @@ import { ObservationLog } from './observation-log';
 import { STREAM_RETENTION_MS, StreamClock, useStreamClock } from './stream-clock';
 
 /** Long enough for the guard to fire well before Lambda's timeout, short enough to keep histories fast. */
-const GUARD_FUNCTION_TIMEOUT_SECONDS = 2;
+const GUARD_FUNCTION_TIMEOUT_SECONDS = 1;
 /**
  * The guard fires this long after an invocation starts: more than an ordinary batch
  * takes against the emulators (each request costs about 10 ms), so it fires at slow records.
@@ -38,13 +38,21 @@ const GUARD_FUNCTION_TIMEOUT_SECONDS = 2;
 const GUARD_FIRES_AFTER_MS = 150;
 /** A slow record takes this long on its first delivery: well past the guard. */
 const SLOW_RECORD_MS = 300;
+/**
+ * Every other slow record of a guard history takes this long: past the engine's last
+ * call (a quarter of the guard's margin before the deadline), so the stopped
+ * processRecords is still running when the invocation returns, but within Lambda's timeout.
+ */
+const SLOWER_THAN_LAST_CALL_MS = 900;
 /** `lambdaTimeout` histories: the function's timeout, and how long a slow record takes there. */
 const SHORT_FUNCTION_TIMEOUT_SECONDS = 1;
 const SLOW_PAST_LAMBDA_TIMEOUT_MS = 1_300;
 /** A big record's data: about 1 MB, so that five pass the 6 MB event limit (base64 adds a third). */
 const BIG_RECORD_BYTES = 1_000_000;
-/** An event this large is near Lambda's 6 MB limit. */
-const NEAR_LIMIT_EVENT_BYTES = 4 * 1024 * 1024;
+/** A record-age jump goes this far past the age: beyond Lambda's longest function timeout. */
+const RECORD_AGE_JUMP_BEYOND_S = 16 * 60;
+/** An event this large (three big records) is near Lambda's 6 MB limit. */
+const NEAR_LIMIT_EVENT_BYTES = 3.5 * 1024 * 1024;
 
 export interface HistoryEnvironment {
   readonly harness: RuntimeHarness;
@@ -117,7 +125,7 @@ export async function runHistory(env: HistoryEnvironment, history: History): Pro
     const running = runningByRequest.get(context.awsRequestId) ?? new Set<Container>();
     runningByRequest.set(context.awsRequestId, running.add(container));
     try {
-      return await container.invoke(() => invocationScope.run(scope, async () => container.handler(event, context)));
+      return await container.invoke(invocation, () => invocationScope.run(scope, async () => container.handler(event, context)));
     } catch (error) {
       if (container.killed) {
         log.trace.push(`invocation #${invocation}: container ${container.id} was killed`);
@@ -134,9 +142,10 @@ export async function runHistory(env: HistoryEnvironment, history: History): Pro
   const jump = (): void => {
     const maxAge = settings.maximumRecordAgeInSeconds;
     if (maxAge > 0) {
-      clock.advance((maxAge + 5) * 1000);
+      // Past the age, and past the runtime's allowance for a batch still running (15 min).
+      clock.advance((maxAge + RECORD_AGE_JUMP_BEYOND_S) * 1000);
       log.add({ kind: 'fault', name: 'recordAgeJump' });
-      log.trace.push(`time jumps ${maxAge + 5} s`);
+      log.trace.push(`time jumps ${maxAge + RECORD_AGE_JUMP_BEYOND_S} s`);
       return;
     }
     clock.advance(STREAM_RETENTION_MS + 60_000);
@@ -376,9 +385,14 @@ class ProcessorModel {
       kinesis: env.kinesis,
       logger: quietLogger,
       metrics: false as const,
-      timeoutGuardMs: this.history.timeoutGuard ? functionTimeoutSeconds * 1000 - GUARD_FIRES_AFTER_MS : undefined,
+      timeoutGuardMs: this.history.timeoutGuard
+        ? functionTimeoutSeconds * 1000 - GUARD_FIRES_AFTER_MS
+        : this.history.lambdaTimeout
+          ? 0
+          : undefined,
       startingPosition: this.history.mapping.startingPosition,
       startingPositionTimestamp,
+      maxRecordAgeSeconds: this.history.mapping.maximumRecordAgeInSeconds,
     };
     if (this.history.api === 'withRecordHandler') {
       return withRecordHandler((record) => this.handleOne(record, true), options);
@@ -394,11 +408,20 @@ class ProcessorModel {
     // Only while the container runs: a frozen one waits here, a killed one stops for good.
     await container?.running();
     const plan = this.plans.get(id);
-    const slowFor = this.history.timeoutGuard ? SLOW_RECORD_MS : this.history.lambdaTimeout ? SLOW_PAST_LAMBDA_TIMEOUT_MS : 0;
+    const slowFor = this.history.timeoutGuard
+      ? Number(id.slice(1)) % 2 === 1
+        ? SLOWER_THAN_LAST_CALL_MS
+        : SLOW_RECORD_MS
+      : this.history.lambdaTimeout
+        ? SLOW_PAST_LAMBDA_TIMEOUT_MS
+        : 0;
     if (slowFor > 0 && plan?.slow && !this.slowDone.has(id)) {
       this.slowDone.add(id);
+      const scope = invocationScope.getStore();
       await sleep(slowFor);
       await container?.running();
+      // The invocation that started this work is over: it resumed inside a later one.
+      if (scope && container && !container.isRunning(scope.invocation)) this.log.add({ kind: 'fault', name: 'leftoverRanInLaterInvocation' });
     }
     const left = this.throwsLeft.get(id) ?? plan?.throws ?? 0;
     if (left > 0) {
