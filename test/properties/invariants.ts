@@ -13,13 +13,16 @@ export interface Invariant {
 const key = (shardId: string, position: ExtendedSequenceNumber) => `${shardId}/${formatExtended(position)}`;
 const describe = (record: ProducedRecord) => `${record.id} (${record.shardId} ${formatExtended(record.position)})`;
 
-/** Covered by a batch Lambda gave up on and described to the on-failure destination. */
-function discardedAt(log: ObservationLog, record: ProducedRecord, before = Infinity): boolean {
+/**
+ * Covered by a batch Lambda gave up on and described to the on-failure destination
+ * (before `before`; a record-age discard at any time, with `ageDiscardsAnyTime`).
+ */
+function discardedAt(log: ObservationLog, record: ProducedRecord, before = Infinity, ageDiscardsAnyTime = false): boolean {
   return log
     .of('discarded')
     .some(
       (entry) =>
-        entry.at < before &&
+        (entry.at < before || (ageDiscardsAnyTime && entry.condition === 'RecordAgeExceeded')) &&
         entry.shardId === record.shardId &&
         compareSequenceNumbers(entry.startSequenceNumber, record.position.sequenceNumber) <= 0 &&
         compareSequenceNumbers(record.position.sequenceNumber, entry.endSequenceNumber) <= 0,
@@ -165,7 +168,9 @@ export const shardEndedOncePerParent: Invariant = {
             (entry) =>
               entry.at < call.at && entry.kind === 'processed' && entry.shardId === record.shardId && compareExtended(entry.position, record.position) === 0,
           ) &&
-          !discardedAt(log, record, call.at) &&
+          // A record past its age is one Lambda will discard, never deliver: the runtime may
+          // end the parent before Lambda has written the on-failure record.
+          !discardedAt(log, record, call.at, true) &&
           !expiredAt(log, record, call.at) &&
           !record.beforeStart,
       );

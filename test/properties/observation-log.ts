@@ -26,7 +26,13 @@ export type Observed =
   /** The table refused a conditional write (ConditionalCheckFailedException from dynalite itself). */
   | { readonly kind: 'conditionalWriteLost'; readonly shardId: string }
   /** Lambda gave up on these Kinesis records and described them to the on-failure destination. */
-  | { readonly kind: 'discarded'; readonly shardId: string; readonly startSequenceNumber: string; readonly endSequenceNumber: string }
+  | {
+      readonly kind: 'discarded';
+      readonly shardId: string;
+      readonly startSequenceNumber: string;
+      readonly endSequenceNumber: string;
+      readonly condition: 'RetryAttemptsExhausted' | 'RecordAgeExceeded';
+    }
   /** Time passed the stream's retention while this record was not yet processed: Kinesis may trim it, and nothing describes it. */
   | { readonly kind: 'expired'; readonly shardId: string; readonly position: ExtendedSequenceNumber; readonly id: string }
   /** A fault or Lambda behaviour the history met (counted per kind over a run: `fault:<name>`). */

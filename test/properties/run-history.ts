@@ -191,7 +191,13 @@ export async function runHistory(env: HistoryEnvironment, history: History): Pro
       observer: {
         batchDiscarded: (record) => {
           const info = record.KinesisBatchInfo;
-          log.add({ kind: 'discarded', shardId: info.shardId, startSequenceNumber: info.startSequenceNumber, endSequenceNumber: info.endSequenceNumber });
+          log.add({
+            kind: 'discarded',
+            shardId: info.shardId,
+            startSequenceNumber: info.startSequenceNumber,
+            endSequenceNumber: info.endSequenceNumber,
+            condition: record.requestContext.condition,
+          });
           if (record.requestContext.condition === 'RecordAgeExceeded') {
             log.add({ kind: 'fault', name: 'recordAgeExceeded' });
             const closed = mapping?.shardStatuses().find((status) => status.shardId === info.shardId)?.closed;
