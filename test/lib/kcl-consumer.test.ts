@@ -247,6 +247,10 @@ describe('KclConsumer stream overrides', () => {
       StreamEncryption: { EncryptionType: 'KMS', KeyId: 'alias/aws/kinesis' },
     });
     template.hasResourceProperties('AWS::Lambda::EventSourceMapping', { MaximumRecordAgeInSeconds: 36 * 3600 });
+    // The runtime gets the same age: a parent's records Lambda discarded by age no longer block its children.
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ KCL_MAX_RECORD_AGE_SECONDS: String(36 * 3600) }) },
+    });
     template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'IteratorAge', Threshold: 24 * 3600 * 1000 });
   });
 
