@@ -443,7 +443,8 @@ export class EmulatedEventSourceMapping {
       reader.restartAt(state.replayFrom);
       state.queue.length = 0;
       state.bufferingSince = undefined;
-      state.acknowledged.length = state.acknowledged.indexOf(state.replayFrom);
+      // What is read again will be acknowledged again.
+      state.acknowledged.length = Math.max(0, state.acknowledged.indexOf(state.replayFrom));
       state.replayFrom = undefined;
     }
 

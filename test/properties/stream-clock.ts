@@ -63,15 +63,20 @@ export function injectStreamClock(kinesis: KinesisClient): void {
       if (context.commandName === 'GetShardIteratorCommand' && input.ShardIteratorType === 'AT_TIMESTAMP') {
         return { output: { $metadata: {}, ShardIterator: await atTimestamp(kinesis, input) }, response: {} } as never;
       }
-      const result = await next(args);
+      let result = await next(args);
       const clock = current;
       if (!clock || context.commandName !== 'GetRecordsCommand') return result;
-      const output = result.output as GetRecordsCommandOutput;
       const trimmedBefore = clock.now() - STREAM_RETENTION_MS;
-      output.Records = (output.Records ?? [])
-        .map((record) => ({ ...record, ApproximateArrivalTimestamp: clock.arrival(record.SequenceNumber!, record.ApproximateArrivalTimestamp ?? new Date(0)) }))
-        .filter((record) => record.ApproximateArrivalTimestamp.getTime() >= trimmedBefore);
-      return result;
+      for (let page = 0; ; page++) {
+        const output = result.output as GetRecordsCommandOutput;
+        const read = output.Records ?? [];
+        output.Records = read
+          .map((record) => ({ ...record, ApproximateArrivalTimestamp: clock.arrival(record.SequenceNumber!, record.ApproximateArrivalTimestamp ?? new Date(0)) }))
+          .filter((record) => record.ApproximateArrivalTimestamp.getTime() >= trimmedBefore);
+        // Trimmed records are gone, not an empty page: read on to the first one kept.
+        if (output.Records.length > 0 || read.length === 0 || !output.NextShardIterator || page >= 100) return result;
+        result = await next({ ...args, input: { ...(args.input as object), ShardIterator: output.NextShardIterator } });
+      }
     },
     { step: 'initialize', name: 'propertyTestStreamClock' },
   );
