@@ -101,8 +101,11 @@ export function injectDynamoDbFaults(client: DynamoDBClient): void {
         output = await next(args);
       } catch (error) {
         if (error instanceof Error && error.name === 'ConditionalCheckFailedException') {
-          scope.faults.log.add({ kind: 'conditionalWriteLost', shardId: shardOf(input) });
+          scope.faults.log.add({ kind: 'conditionalWriteLost', shardId: shardOf(input), container: container.id });
         }
+        if (killAfterSend) container.kill('with its checkpoint write in flight');
+        // An error, too, reaches a frozen container when it thaws, a dead one never.
+        await container.running();
         throw error;
       }
       const written = appliedWrite(commandName, input);

@@ -20,11 +20,11 @@ export type Observed =
   | { readonly kind: 'processed'; readonly shardId: string; readonly position: ExtendedSequenceNumber; readonly id: string }
   | { readonly kind: 'processorThrew'; readonly shardId: string; readonly id: string }
   | { readonly kind: 'shardEnded'; readonly invocation: number; readonly container: number; readonly shardId: string }
-  | { readonly kind: 'leaseLost'; readonly shardId: string }
+  | { readonly kind: 'leaseLost'; readonly shardId: string; readonly container: number }
   /** A PutItem/UpdateItem the table applied (whether or not its response got back). */
   | { readonly kind: 'checkpointWritten'; readonly shardId: string; readonly checkpoint: ExtendedSequenceNumber; readonly leaseCounter: number }
   /** The table refused a conditional write (ConditionalCheckFailedException from dynalite itself). */
-  | { readonly kind: 'conditionalWriteLost'; readonly shardId: string }
+  | { readonly kind: 'conditionalWriteLost'; readonly shardId: string; readonly container: number }
   /** Lambda gave up on these Kinesis records and described them to the on-failure destination. */
   | {
       readonly kind: 'discarded';
@@ -60,6 +60,8 @@ export class ObservationLog {
   readonly produced: ProducedRecord[] = [];
   /** withRecordHandler has no leaseLost hook, so only withKclProcessor histories can show it. */
   leaseLostObservable = true;
+  /** Containers that were killed (timeout, crash, reclaimed), by id. */
+  readonly killedContainers = new Set<number>();
   /** The stream's shards once the history has run. */
   shards: ShardShape[] = [];
   /** What happened, step by step, with the real shard ids (for a failure message). */

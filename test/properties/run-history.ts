@@ -105,6 +105,8 @@ export async function runHistory(env: HistoryEnvironment, history: History): Pro
     }
     return container;
   };
+  /** Containers killed in this history (they may never hear a lost write's answer). */
+  const killed = log.killedContainers;
   /** Per Lambda request id, the containers running it (a duplicate runs on two). */
   const runningByRequest = new Map<string, Set<Container>>();
   const invocationFaults = new Map(history.invocationFaults.map((fault) => [fault.invocation, fault.kind]));
@@ -130,6 +132,7 @@ export async function runHistory(env: HistoryEnvironment, history: History): Pro
       if (container.killed) {
         log.trace.push(`invocation #${invocation}: container ${container.id} was killed`);
         if (killAtFirstWrite) log.add({ kind: 'fault', name: killAtFirstWrite === 'afterSend' ? 'killedWithWriteInFlight' : 'killedBeforeWrite' });
+        killed.add(container.id);
       }
       throw error;
     } finally {
@@ -207,6 +210,7 @@ export async function runHistory(env: HistoryEnvironment, history: History): Pro
         invocationTimedOut: (started) => {
           for (const container of runningByRequest.get(started.context.awsRequestId) ?? []) {
             container.kill('Lambda timeout');
+            killed.add(container.id);
             log.add({ kind: 'fault', name: 'killedByTimeout' });
           }
         },
@@ -281,6 +285,7 @@ export async function runHistory(env: HistoryEnvironment, history: History): Pro
     const earlier = acknowledgedEvents.get(shardId) ?? [];
     if (fault === 'recycled' && slots[0] && !slots[0].killed) {
       slots[0].kill('reclaimed while frozen');
+      killed.add(slots[0].id);
       log.add({ kind: 'fault', name: 'recycled' });
       log.trace.push(`invocation #${invocation}: its container is reclaimed while frozen`);
     } else if (fault === 'lateDuplicate' && earlier.length > 0) {
@@ -339,7 +344,12 @@ export async function runHistory(env: HistoryEnvironment, history: History): Pro
   } finally {
     await mapping?.stop();
     // Work a frozen or killed container still holds never runs again.
-    for (const container of slots) container?.kill('the history is over');
+    // (Never invoked again, as if reclaimed: like a killed one, it may never hear an answer.)
+    for (const container of slots) {
+      if (!container) continue;
+      container.kill('the history is over');
+      killed.add(container.id);
+    }
   }
   log.shards = (await listShards(env.kinesis, streamName)).map((shard) => ({
     shardId: shard.ShardId!,
@@ -474,7 +484,7 @@ class ProcessorModel {
         await checkpointer.checkpoint();
       },
       leaseLost: () => {
-        this.log.add({ kind: 'leaseLost', shardId });
+        this.log.add({ kind: 'leaseLost', shardId, container: invocationScope.getStore()?.container.id ?? -1 });
       },
       shutdownRequested: async ({ checkpointer }) => {
         // KCL style: stop, and checkpoint what is finished; processRecords may still be running.
