@@ -148,7 +148,7 @@ const kinesisRecordPlan: fc.Arbitrary<KinesisRecordPlan> = fc.oneof(
   {
     weight: 3,
     arbitrary: fc
-      .tuple(userRecordPlan, fc.oneof({ weight: 1, arbitrary: fc.constant(false) }, { weight: 3, arbitrary: fc.constant(true) }))
+      .tuple(userRecordPlan, fc.oneof({ weight: 1, arbitrary: fc.constant(false) }, { weight: 9, arbitrary: fc.constant(true) }))
       .map(([user, big]): KinesisRecordPlan => ({ aggregated: false, users: [user], ...(big ? { big } : {}) })),
   },
   {
@@ -169,7 +169,7 @@ const step: fc.Arbitrary<Step> = fc.oneof(
       drain: fc.oneof({ weight: 2, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
     }),
   },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('split' as const), shard: fc.nat(3), drain: fc.boolean() }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('split' as const), shard: fc.nat(3), drain: fc.boolean() }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('merge' as const), pair: fc.nat(3), drain: fc.boolean() }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('wait' as const), drain: fc.boolean() }) },
 );
@@ -179,9 +179,9 @@ const mappingPlan: fc.Arbitrary<MappingPlan> = fc.record({
   maximumRetryAttempts: fc.oneof({ weight: 3, arbitrary: fc.constant(-1) }, { weight: 2, arbitrary: fc.integer({ min: 0, max: 3 }) }),
   bisectBatchOnFunctionError: fc.boolean(),
   concurrentShards: fc.boolean(),
-  maximumRecordAgeInSeconds: fc.oneof({ weight: 2, arbitrary: fc.constant(-1) }, { weight: 1, arbitrary: fc.constantFrom(60, 600) }),
+  maximumRecordAgeInSeconds: fc.oneof({ weight: 1, arbitrary: fc.constant(-1) }, { weight: 1, arbitrary: fc.constantFrom(60, 600) }),
   // A window costs real time in every batch: rare, and one second.
-  maximumBatchingWindowInSeconds: fc.oneof({ weight: 12, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: fc.constant(1) }),
+  maximumBatchingWindowInSeconds: fc.oneof({ weight: 8, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: fc.constant(1) }),
   startingPosition: fc.oneof(
     { weight: 4, arbitrary: fc.constant('TRIM_HORIZON' as const) },
     { weight: 1, arbitrary: fc.constantFrom('LATEST' as const, 'AT_TIMESTAMP' as const) },
@@ -209,13 +209,13 @@ export const historyArbitrary: fc.Arbitrary<History> = fc.record({
   checkpointEvery: fc.nat(3),
   timeoutGuard: fc.oneof({ weight: 5, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
   // Each Lambda timeout costs a second of real time.
-  lambdaTimeout: fc.oneof({ weight: 7, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
+  lambdaTimeout: fc.oneof({ weight: 5, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
   // Each big record is 1 MB through kinesalite: rare.
-  bigRecords: fc.oneof({ weight: 9, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
+  bigRecords: fc.oneof({ weight: 11, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
   shutdownCheckpoint: fc.constantFrom('lastProcessed' as const, 'noArguments' as const),
   mapping: mappingPlan,
   dynamoDbFaults: fc.uniqueArray(dynamoDbFault, { maxLength: 4, selector: (fault) => fault.call }),
-  invocationFaults: fc.uniqueArray(invocationFault, { maxLength: 5, selector: (fault) => fault.invocation }),
+  invocationFaults: fc.uniqueArray(invocationFault, { maxLength: 6, selector: (fault) => fault.invocation }),
 });
 
 /** User record ids in production order: `u0`, `u1`, ... (the runner assigns the same). */

@@ -51,8 +51,8 @@ const SLOW_PAST_LAMBDA_TIMEOUT_MS = 1_300;
 const BIG_RECORD_BYTES = 1_000_000;
 /** A record-age jump goes this far past the age: beyond Lambda's longest function timeout. */
 const RECORD_AGE_JUMP_BEYOND_S = 16 * 60;
-/** An event this large (three big records) is near Lambda's 6 MB limit. */
-const NEAR_LIMIT_EVENT_BYTES = 3.5 * 1024 * 1024;
+/** An event this large (three big records, half the 6 MB limit and more) is near Lambda's limit. */
+const NEAR_LIMIT_EVENT_BYTES = 3 * 1024 * 1024;
 
 export interface HistoryEnvironment {
   readonly harness: RuntimeHarness;
