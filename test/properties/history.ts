@@ -127,7 +127,7 @@ export interface History {
    * margin of 0 (it fires with Lambda's timeout, too late): Lambda kills the container.
    */
   readonly lambdaTimeout: boolean;
-  /** Some plain records are about 1 MB. */
+  /** Plain records are (nine in ten) about 1 MB. */
   readonly bigRecords: boolean;
   /**
    * withKclProcessor only: what shutdownRequested checkpoints. `lastProcessed`: the last
