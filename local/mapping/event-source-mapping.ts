@@ -107,6 +107,8 @@ interface PendingBatch {
   retriesUsed: number;
   lastRequestId?: string;
   lastFunctionError?: string;
+  /** The records were delivered before (a partial response): counted as a retry in the stats. */
+  redelivered?: boolean;
 }
 
 type ShardPhase = 'waitingForParents' | 'reading' | 'finished';
@@ -509,7 +511,7 @@ export class EmulatedEventSourceMapping {
     }
     batch.invocations++;
     state.stats.invocations++;
-    if (batch.invocations > 1) state.stats.retries++;
+    if (batch.invocations > 1 || batch.redelivered) state.stats.retries++;
 
     const event = toKinesisStreamEvent(shardId, batch.records, this.source!);
     const startedAt = this.clock.now();
@@ -581,6 +583,7 @@ export class EmulatedEventSourceMapping {
         // and approximateInvokeCount counts from its first.
         batch.retriesUsed = 0;
         batch.invocations = 0;
+        batch.redelivered = true;
         return;
       }
     } else {

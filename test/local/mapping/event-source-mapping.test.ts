@@ -426,6 +426,8 @@ test('after a partial response moves the checkpoint, the rest gets its own 1 + M
   // First call: 0-1 done; 2-3 are a new batch: its first invocation and one retry, as on AWS.
   expect(run.batches()).toEqual([payloads(4), payloads(4).slice(2), payloads(4).slice(2)]);
   expect(run.invocations.map((invocation) => invocation.attempt)).toEqual([1, 1, 2]);
+  // In the stats, each delivery of records delivered before is a retry.
+  expect(run.mapping.stats()).toMatchObject({ invocations: 3, retries: 2 });
   expect(run.onFailure.records).toHaveLength(1);
   expect(run.onFailure.records[0].KinesisBatchInfo).toMatchObject({
     startSequenceNumber: put[2].sequenceNumber,
