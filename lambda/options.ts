@@ -74,6 +74,13 @@ export interface KclOptions {
    */
   readonly startingPositionTimestamp?: Date;
   /**
+   * The event source mapping's `MaximumRecordAgeInSeconds`. Lambda discards older records
+   * without delivering them, a parent's unread tail too: such records must not keep the
+   * parent's children waiting for ever. -1: Lambda never discards by age.
+   * @default - the `KCL_MAX_RECORD_AGE_SECONDS` environment variable (the construct sets it), else -1
+   */
+  readonly maxRecordAgeSeconds?: number;
+  /**
    * Expand KPL-aggregated records into their user records.
    * @default true
    */

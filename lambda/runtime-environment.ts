@@ -17,6 +17,8 @@ export const RuntimeEnvironment = {
   LEASE_KEYS: 'KCL_LEASE_KEYS',
   /** With multi-stream keys: KCL's stream identifier `account:streamName:creationEpoch`, instead of deriving it. */
   STREAM_IDENTIFIER: 'KCL_STREAM_IDENTIFIER',
+  /** The event source mapping's MaximumRecordAgeInSeconds: a parent's records older than it no longer block its children. */
+  MAX_RECORD_AGE_SECONDS: 'KCL_MAX_RECORD_AGE_SECONDS',
 } as const;
 
 /** The CloudWatch namespace of the runtime's metrics when none is given. */

@@ -331,6 +331,8 @@ export class KclConsumer extends Construct implements IKclConsumerMetrics {
     const onFailure = resolveOnFailureDestination(this, props.onFailure);
     this.onFailureQueue = onFailure.queue;
     const maxRecordAge = props.maxRecordAge ?? defaultMaxRecordAge(this.streamRetentionPeriod);
+    // The runtime stops waiting for a parent's records once Lambda has discarded them by age.
+    this.function.addEnvironment(RuntimeEnvironment.MAX_RECORD_AGE_SECONDS, String(maxRecordAge.toSeconds()));
     validateRecordAge(this.node.path, maxRecordAge, this.streamRetentionPeriod, props.stream !== undefined);
 
     if (props.enhancedFanOut) {

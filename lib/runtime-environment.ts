@@ -21,6 +21,8 @@ export class RuntimeEnvironment {
   public static readonly LEASE_KEYS: string = RuntimeVariables.LEASE_KEYS;
   /** With multi-stream keys: KCL's stream identifier `account:streamName:creationEpoch`, instead of deriving it. */
   public static readonly STREAM_IDENTIFIER: string = RuntimeVariables.STREAM_IDENTIFIER;
+  /** The event source mapping's MaximumRecordAgeInSeconds: a parent's records older than it no longer block its children. */
+  public static readonly MAX_RECORD_AGE_SECONDS: string = RuntimeVariables.MAX_RECORD_AGE_SECONDS;
 
   private constructor() {}
 }

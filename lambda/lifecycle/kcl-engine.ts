@@ -78,6 +78,7 @@ export function createKclHandler(
       startingPosition: startingPositionOf(options),
       leaseKeys: new LeaseKeys(leaseKeyFormat, kinesisClient, streamIdentifier),
       handoffs: new HandoffPolicy(overrides.handoffTimeoutMs, overrides.handoffPollMs, overrides.handoffWaitMs),
+      maxRecordAgeMs: maxRecordAgeMsOf(options),
     };
     return context;
   };
@@ -117,6 +118,14 @@ export function createKclHandler(
       metrics.publish(stats);
     }
   };
+}
+
+function maxRecordAgeMsOf(options: KclOptions): number | undefined {
+  const seconds = options.maxRecordAgeSeconds ?? Number(process.env[RuntimeEnvironment.MAX_RECORD_AGE_SECONDS] ?? -1);
+  if (!Number.isFinite(seconds) || (seconds !== -1 && seconds < 0)) {
+    throw new KclConfigurationError(`maxRecordAgeSeconds must be -1 or a number of seconds, got ${seconds}`);
+  }
+  return seconds < 0 ? undefined : seconds * 1000;
 }
 
 function startingPositionOf(options: KclOptions): StartingPosition {

@@ -49,6 +49,8 @@ export interface LifecycleContext {
   readonly leaseKeys: LeaseKeys;
   /** How KCL 3 graceful handoffs are judged and waited for. */
   readonly handoffs: HandoffPolicy;
+  /** The mapping's MaximumRecordAgeInSeconds in ms; undefined when Lambda never discards by age. */
+  readonly maxRecordAgeMs?: number;
 }
 
 /** A stream as the lifecycle needs it: its name for Kinesis calls, its lease keys for the table. */
@@ -56,6 +58,12 @@ interface LeaseStream {
   readonly streamName: string;
   readonly keys: StreamLeaseKeys;
 }
+
+/**
+ * A parent record this much past the record age is one Lambda discarded or will discard:
+ * a batch invoked just before it aged out may run for up to Lambda's longest timeout.
+ */
+const LONGEST_FUNCTION_TIMEOUT_MS = 15 * 60 * 1000;
 
 export interface StartingPosition {
   readonly position: 'TRIM_HORIZON' | 'LATEST' | 'AT_TIMESTAMP';
@@ -183,7 +191,7 @@ export async function consumeShardBatch(
   // Until a shard has its first checkpoint (no row, or a row KCL created and nobody
   // used), its parents must be finished first.
   const parentShardIds = isStartingPosition(lease.checkpoint.sequenceNumber)
-    ? await finishParents(context, stream, batch.shardId, stats, guard)
+    ? await finishParents(context, stream, batch.shardId, stats, guard, nowOf(batch))
     : undefined;
   // Decoded as delivered, replays skipped on the way.
   const records = new UserRecordStream(batch, context.deaggregate, lease.checkpoint);
@@ -557,12 +565,19 @@ async function finishParents(
   shardId: string,
   stats: ShardBatchStats,
   guard: TimeoutGuard,
+  now: number,
 ): Promise<readonly string[]> {
   const parents = await context.lineage().parentsOf(stream.streamName, shardId);
   for (const parentShardId of parents) {
-    await context.consumers.exclusive(parentShardId, () => finishParent(context, stream, shardId, parentShardId, stats, guard));
+    await context.consumers.exclusive(parentShardId, () => finishParent(context, stream, shardId, parentShardId, stats, guard, now));
   }
   return parents;
+}
+
+/** Now, as far as the batch tells: never before its newest record arrived (the stream's clock). */
+function nowOf(batch: ShardBatch): number {
+  const arrival = batch.records[batch.records.length - 1]?.kinesis.approximateArrivalTimestamp;
+  return Math.max(Date.now(), typeof arrival === 'number' ? arrival * 1000 : 0);
 }
 
 async function finishParent(
@@ -572,6 +587,7 @@ async function finishParent(
   parentShardId: string,
   stats: ShardBatchStats,
   guard: TimeoutGuard,
+  now: number,
 ): Promise<void> {
   if (!(await context.consumers.unfinishedSettled(parentShardId, guard.fired))) {
     throw new ParentShardNotFinishedError(childShardId, parentShardId, 'is still processing a batch the timeout guard stopped');
@@ -588,7 +604,7 @@ async function finishParent(
   // A parent nothing was ever checkpointed in (it stayed empty) had no first batch of
   // its own: the same rule applies to its parents now, before it can end.
   const grandparents = isStartingPosition(lease.checkpoint.sequenceNumber)
-    ? await finishParents(context, stream, parentShardId, stats, guard)
+    ? await finishParents(context, stream, parentShardId, stats, guard, now)
     : undefined;
   const neverCheckpointed = isStartingPosition(lease.checkpoint.sequenceNumber);
   if (neverCheckpointed && context.startingPosition.position === 'LATEST') {
@@ -597,14 +613,26 @@ async function finishParent(
     return endShard(context, childShardId, parentShardId, lease, grandparents, stats);
   }
   const from = neverCheckpointed && context.startingPosition.position === 'AT_TIMESTAMP' ? context.startingPosition.timestamp : undefined;
-  const read = await context.lineage().readFrom(stream.streamName, parentShardId, lease.checkpoint.sequenceNumber, from);
+  let read = await context.lineage().readFrom(stream.streamName, parentShardId, lease.checkpoint.sequenceNumber, from);
   if (read.expired) {
     context.logger.warn(`Parent shard ${parentShardId} no longer exists (past retention); not waiting for it`, {
       shardId: childShardId,
     });
     return;
   }
-  const unprocessed = unprocessedRecords(context, parentShardId, read.records, lease.checkpoint);
+  // Lambda discards records past the record age without delivering them (a parent's
+  // tail too): those can never be processed and must not block the child for ever.
+  const agedOutBefore = context.maxRecordAgeMs === undefined ? undefined : now - context.maxRecordAgeMs - LONGEST_FUNCTION_TIMEOUT_MS;
+  const deliverable = (records: ShardLineageRead['records']) =>
+    unprocessedRecords(context, parentShardId, records, lease.checkpoint).filter(
+      (record) => agedOutBefore === undefined || record.approximateArrivalTimestamp.getTime() >= agedOutBefore,
+    );
+  let unprocessed = deliverable(read.records);
+  // A long aged-out tail spans pages: read on past it (a bounded number of times).
+  for (let page = 0; page < 10 && unprocessed.length === 0 && !read.closed && read.records.length > 0; page++) {
+    read = await context.lineage().readFrom(stream.streamName, parentShardId, read.records[read.records.length - 1].sequenceNumber);
+    unprocessed = deliverable(read.records);
+  }
   if (unprocessed.length > 0) {
     throw new ParentShardNotFinishedError(
       childShardId,

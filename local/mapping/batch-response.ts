@@ -16,7 +16,7 @@ export type BatchVerdict =
 
 /**
  * Lambda's rules for a Kinesis batch: a thrown error or timeout fails the whole
- * batch. With ReportBatchItemFailures, an empty or null response or failure list
+ * batch. With ReportBatchItemFailures, an empty or null response (`[]` too) or failure list
  * is success; several failures retry from the lowest sequence number; an empty,
  * null, mistyped or unknown `itemIdentifier` fails the whole batch. Without it,
  * whatever the function returns is success.
@@ -35,7 +35,8 @@ export function judgeOutcome(
   if (!reportBatchItemFailures) return { kind: 'success' };
 
   const response = outcome.response;
-  if (response === null || response === undefined) return { kind: 'success' };
+  // An empty list as the whole response is success too (recorded against AWS).
+  if (response === null || response === undefined || (Array.isArray(response) && response.length === 0)) return { kind: 'success' };
   if (typeof response !== 'object' || Array.isArray(response)) {
     return { kind: 'failed', reason: `response is not a batch response object: ${preview(response)}` };
   }

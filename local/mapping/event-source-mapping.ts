@@ -11,7 +11,7 @@ import {
 import type { Context, KinesisStreamEvent } from 'aws-lambda';
 import { judgeOutcome, type BatchVerdict, type InvocationOutcome } from './batch-response';
 import { systemClock, type Clock } from './clock';
-import { approximateEventBytes, toKinesisStreamEvent, type EventSource } from './kinesis-event';
+import { EMPTY_EVENT_BYTES, eventRecordBytes, toKinesisStreamEvent, type EventSource } from './kinesis-event';
 import { createLambdaContext, functionArn, LOCAL_ACCOUNT_ID } from './lambda-context';
 import { resolveSettings, type EventSourceMappingSettings } from './mapping-settings';
 import type { KinesisOnFailureRecord, OnFailureCondition, OnFailureDestination } from './on-failure-destination';
@@ -41,6 +41,10 @@ export interface EventSourceMappingObserver {
   invocationStarted?(invocation: InvocationStarted): void;
   invocationFinished?(invocation: InvocationFinished): void;
   batchDiscarded?(record: KinesisOnFailureRecord): void;
+  /** Lambda's timeout ended an invocation; the handler's promise is abandoned. */
+  invocationTimedOut?(invocation: InvocationStarted): void;
+  /** Records aged out of the stream's retention before they were finished; nothing describes them. */
+  recordsExpired?(shardId: string, sequenceNumbers: readonly string[]): void;
   /** A closed shard has been read and processed to its end; its children may start. */
   shardFinished?(shardId: string): void;
   shardStarted?(shardId: string, parentShardIds: readonly string[]): void;
@@ -68,6 +72,28 @@ export interface EventSourceMappingOptions {
    * @default true
    */
   readonly concurrentShards?: boolean;
+  /**
+   * Start a child shard only after every parent is read and processed to its end.
+   * Lambda does not document that it waits, so `false` starts children as soon as
+   * they are discovered (their batches may arrive while a parent's are in flight).
+   * @default true
+   */
+  readonly childrenWaitForParents?: boolean;
+  /**
+   * A timed-out invocation's environment is reset on AWS, so the shard's next batch
+   * need not wait for it. In-process the handler cannot be killed: by default the
+   * next batch waits for it (up to one more timeout). `false` does not wait (for a
+   * caller that stops the handler itself, see `observer.invocationTimedOut`).
+   * @default true
+   */
+  readonly waitForTimedOutHandlers?: boolean;
+  /**
+   * The stream's retention. With it, buffered records older than this are gone from
+   * the stream (as Kinesis trims them): they are dropped without an on-failure record,
+   * as Lambda does with MaximumRecordAgeInSeconds -1 (see `observer.recordsExpired`).
+   * @default - never (the emulator's records do not expire)
+   */
+  readonly streamRetentionMs?: number;
 }
 
 /** A piece of a shard's buffer being delivered, with its retry bookkeeping. */
@@ -81,6 +107,8 @@ interface PendingBatch {
   retriesUsed: number;
   lastRequestId?: string;
   lastFunctionError?: string;
+  /** The records were delivered before (a partial response): counted as a retry in the stats. */
+  redelivered?: boolean;
 }
 
 type ShardPhase = 'waitingForParents' | 'reading' | 'finished';
@@ -100,8 +128,15 @@ interface ShardState {
   checkpoint?: string;
   /** A timed-out invocation that may still be running. */
   lingering?: Promise<unknown>;
+  /** The first sequence number of each acknowledged batch, oldest first (the last few). */
+  readonly acknowledged: string[];
+  /** A replay asked for by `replay()`: read again from this sequence number. */
+  replayFrom?: string;
   readonly stats: ShardStats;
 }
+
+/** How many acknowledged batches per shard `replay()` can go back to. */
+const REPLAYABLE_BATCHES = 8;
 
 export interface ShardStats {
   invocations: number;
@@ -212,12 +247,13 @@ export class EmulatedEventSourceMapping {
   /**
    * Polls until nothing is left to do: every shard caught up or finished, no
    * batch waiting for a retry, no record waiting in a batching window.
-   * Throws if that does not happen within `timeoutMs` (e.g. a batch that fails
+   * Throws if that does not happen within `timeoutMs` of real time (e.g. a batch that fails
    * forever with unlimited retries).
    */
   async runUntilIdle(options: { timeoutMs?: number } = {}): Promise<void> {
     await this.initialize();
-    const deadline = this.clock.now() + (options.timeoutMs ?? 60_000);
+    // Real time: the mapping's clock may be a test's, which can jump.
+    const deadline = Date.now() + (options.timeoutMs ?? 60_000);
     this.discoveryWanted = true;
     for (;;) {
       const progressed = await this.pollOnce();
@@ -226,7 +262,7 @@ export class EmulatedEventSourceMapping {
         if (!(await this.discoverShards(true))) return;
         continue;
       }
-      if (this.clock.now() > deadline) {
+      if (Date.now() > deadline) {
         throw new Error(`The event source mapping did not become idle within ${options.timeoutMs ?? 60_000} ms: ${this.describe()}`);
       }
       if (!progressed) await this.clock.sleep(this.idlePauseMs());
@@ -269,6 +305,21 @@ export class EmulatedEventSourceMapping {
         bufferedRecords: state.reader?.buffer.length ?? 0,
         stats: { ...state.stats },
       }));
+  }
+
+  /**
+   * Lambda delivers at least once: its poller may lose its position and read again
+   * from an earlier, already acknowledged batch. The shard's next step re-reads from
+   * the start of the `batchesBack`-th last acknowledged batch (1: the last one), and
+   * forms batches afresh, so boundaries may differ (a replay merged with the next
+   * batch). A batch in flight or being retried is dropped and read again. False if
+   * the shard has nothing acknowledged to replay or is not being read.
+   */
+  replay(shardId: string, batchesBack = 1): boolean {
+    const state = this.shards.get(shardId);
+    if (!state || state.phase !== 'reading' || state.acknowledged.length === 0) return false;
+    state.replayFrom = state.acknowledged[Math.max(0, state.acknowledged.length - batchesBack)];
+    return true;
   }
 
   /** The stream ARN, once initialized. */
@@ -357,6 +408,7 @@ export class EmulatedEventSourceMapping {
         start,
         phase: 'waitingForParents',
         queue: [],
+        acknowledged: [],
         stats: { invocations: 0, retries: 0, recordsSucceeded: 0, recordsDiscarded: 0, bisections: 0 },
       };
       this.shards.set(shardId, state);
@@ -370,6 +422,7 @@ export class EmulatedEventSourceMapping {
   }
 
   private parentsFinished(state: ShardState): boolean {
+    if (this.options.childrenWaitForParents === false) return true;
     // A parent no longer listed has aged out of the stream: nothing left to read.
     return state.parentShardIds.every((parentId) => {
       const parent = this.shards.get(parentId);
@@ -388,6 +441,14 @@ export class EmulatedEventSourceMapping {
     }
     const reader = state.reader!;
     const batchSize = this.settings.batchSize;
+    if (state.replayFrom !== undefined) {
+      reader.restartAt(state.replayFrom);
+      state.queue.length = 0;
+      state.bufferingSince = undefined;
+      // What is read again will be acknowledged again.
+      state.acknowledged.length = Math.max(0, state.acknowledged.indexOf(state.replayFrom));
+      state.replayFrom = undefined;
+    }
 
     if (state.queue.length === 0) {
       const read = await reader.fill(batchSize);
@@ -402,10 +463,10 @@ export class EmulatedEventSourceMapping {
         return read > 0 ? 'progress' : 'idle';
       }
       state.bufferingSince ??= this.clock.now();
-      const full = reader.buffer.length >= batchSize;
+      const full = reader.buffer.length >= batchSize || takeBatch(reader.buffer, batchSize, shardId, this.source!).length < reader.buffer.length;
       const windowOver = this.clock.now() - state.bufferingSince >= this.windowMs();
       if (!full && !windowOver && !reader.endOfShard) return read > 0 ? 'progress' : 'waiting';
-      state.queue.push({ records: takeBatch(reader.buffer, batchSize), invocations: 0, retriesUsed: 0 });
+      state.queue.push({ records: takeBatch(reader.buffer, batchSize, shardId, this.source!), invocations: 0, retriesUsed: 0 });
     }
 
     const batch = state.queue[0];
@@ -416,6 +477,20 @@ export class EmulatedEventSourceMapping {
 
   /** Sends records older than MaximumRecordAgeInSeconds to the on-failure destination. True if the batch is gone. */
   private async discardExpired(state: ShardState, batch: PendingBatch): Promise<boolean> {
+    const retention = this.options.streamRetentionMs;
+    if (retention !== undefined) {
+      const trimmedBefore = this.clock.now() - retention;
+      let gone = 0;
+      while (gone < batch.records.length && arrival(batch.records[gone]) < trimmedBefore) gone++;
+      if (gone > 0) {
+        const sequenceNumbers = batch.records.slice(0, gone).map((record) => record.SequenceNumber!);
+        this.complete(state, gone);
+        batch.records = batch.records.slice(gone);
+        if (batch.records.length === 0) state.queue.shift();
+        this.options.observer?.recordsExpired?.(state.shard.ShardId!, sequenceNumbers);
+        if (state.queue[0] !== batch) return true;
+      }
+    }
     const maxAgeSeconds = this.settings.maximumRecordAgeInSeconds;
     if (maxAgeSeconds < 0) return false;
     const oldestAllowed = this.clock.now() - maxAgeSeconds * 1000;
@@ -428,7 +503,7 @@ export class EmulatedEventSourceMapping {
 
   private async invoke(state: ShardState, batch: PendingBatch): Promise<void> {
     const shardId = state.shard.ShardId!;
-    if (state.lingering) {
+    if (state.lingering && this.options.waitForTimedOutHandlers !== false) {
       // Lambda would have killed a timed-out sandbox; here the promise may still run, so
       // let it settle (within one more timeout) before the shard's next batch starts.
       await Promise.race([state.lingering, this.clock.sleep(this.timeoutMs())]);
@@ -436,7 +511,7 @@ export class EmulatedEventSourceMapping {
     }
     batch.invocations++;
     state.stats.invocations++;
-    if (batch.invocations > 1) state.stats.retries++;
+    if (batch.invocations > 1 || batch.redelivered) state.stats.retries++;
 
     const event = toKinesisStreamEvent(shardId, batch.records, this.source!);
     const startedAt = this.clock.now();
@@ -452,6 +527,9 @@ export class EmulatedEventSourceMapping {
     this.options.observer?.invocationStarted?.(started);
 
     const outcome = await this.runHandler(state, event, context);
+    if (outcome.kind === 'timedOut') this.options.observer?.invocationTimedOut?.(started);
+    // The batching window of the next batch starts when this invocation is over.
+    if (state.bufferingSince !== undefined) state.bufferingSince = this.clock.now();
     const verdict = judgeOutcome(
       outcome,
       batch.records.map((record) => record.SequenceNumber!),
@@ -484,6 +562,10 @@ export class EmulatedEventSourceMapping {
 
   /** Lambda's rules after an invocation: advance, retry from a record, bisect, or give up. */
   private async apply(state: ShardState, batch: PendingBatch, verdict: BatchVerdict): Promise<void> {
+    if (verdict.kind === 'success' || (verdict.kind === 'partial' && verdict.retryFromIndex > 0)) {
+      state.acknowledged.push(batch.records[0].SequenceNumber!);
+      if (state.acknowledged.length > REPLAYABLE_BATCHES) state.acknowledged.shift();
+    }
     if (verdict.kind === 'success') {
       this.complete(state, batch.records.length);
       state.stats.recordsSucceeded += batch.records.length;
@@ -496,8 +578,14 @@ export class EmulatedEventSourceMapping {
       state.stats.recordsSucceeded += verdict.retryFromIndex;
       batch.records = batch.records.slice(verdict.retryFromIndex);
       batch.lastFunctionError = undefined;
-      // The quota is per record at the head of the retry: a new head has failed once, now.
-      if (verdict.retryFromIndex > 0) batch.retriesUsed = 0;
+      if (verdict.retryFromIndex > 0) {
+        // As on AWS, the rest is a new batch: its own 1 + MaximumRetryAttempts invocations,
+        // and approximateInvokeCount counts from its first.
+        batch.retriesUsed = 0;
+        batch.invocations = 0;
+        batch.redelivered = true;
+        return;
+      }
     } else {
       batch.lastFunctionError = verdict.functionError;
       if (this.settings.bisectBatchOnFunctionError && batch.records.length > 1) {
@@ -536,13 +624,13 @@ export class EmulatedEventSourceMapping {
         requestId: batch.lastRequestId ?? randomUUID(),
         functionArn: functionArn(this.settings.functionName, this.source!.region),
         condition,
-        approximateInvokeCount: batch.invocations,
+        // AWS reports 1 for a batch that expired before it was ever invoked.
+        approximateInvokeCount: Math.max(1, batch.invocations),
       },
-      responseContext: {
-        statusCode: 200,
-        executedVersion: '$LATEST',
-        ...(batch.lastFunctionError ? { functionError: batch.lastFunctionError } : {}),
-      },
+      // AWS sends no response context for expired records; `null` when the function returned.
+      ...(condition === 'RecordAgeExceeded'
+        ? {}
+        : { responseContext: { statusCode: 200, executedVersion: '$LATEST', functionError: batch.lastFunctionError ?? null } }),
       version: '1.0',
       timestamp: new Date(this.clock.now()).toISOString(),
       KinesisBatchInfo: {
@@ -561,7 +649,7 @@ export class EmulatedEventSourceMapping {
     if (batch.records.length === 0) state.queue.shift();
     this.onFailureCount++;
     this.options.observer?.batchDiscarded?.(record);
-    await this.options.onFailure?.send(record);
+    await this.options.onFailure?.send(record, toKinesisStreamEvent(state.shard.ShardId!, records, this.source!));
   }
 }
 
@@ -569,12 +657,12 @@ function arrival(record: KinesisRecord): number {
   return record.ApproximateArrivalTimestamp?.getTime() ?? 0;
 }
 
-/** The next batch from the front of the buffer: at most `batchSize` records and 6 MB of payload. */
-function takeBatch(buffer: readonly KinesisRecord[], batchSize: number): KinesisRecord[] {
-  let bytes = 0;
+/** The next batch from the front of the buffer: at most `batchSize` records and 6 MB of event JSON. */
+function takeBatch(buffer: readonly KinesisRecord[], batchSize: number, shardId: string, source: EventSource): KinesisRecord[] {
+  let bytes = EMPTY_EVENT_BYTES;
   let count = 0;
   while (count < buffer.length && count < batchSize) {
-    bytes += approximateEventBytes(buffer[count]);
+    bytes += eventRecordBytes(shardId, buffer[count], source) + (count > 0 ? 1 : 0);
     if (count > 0 && bytes > MAX_PAYLOAD_BYTES) break;
     count++;
   }

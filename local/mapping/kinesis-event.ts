@@ -37,8 +37,14 @@ export function toKinesisStreamRecord(shardId: string, record: KinesisRecord, so
   };
 }
 
-/** Approximate bytes a record adds to the invocation payload (Lambda caps it at 6 MB). */
-export function approximateEventBytes(record: KinesisRecord): number {
-  const dataBytes = record.Data?.length ?? 0;
-  return Math.ceil(dataBytes / 3) * 4 + (record.PartitionKey?.length ?? 0) + 400;
+/** Bytes of `{"Records":[]}`: the event around its records. */
+export const EMPTY_EVENT_BYTES = Buffer.byteLength(JSON.stringify({ Records: [] }));
+
+/**
+ * Bytes one record adds to the event's JSON (without the comma between records), as
+ * Lambda counts toward its 6 MB payload limit: the base64 data and 550–710 bytes of
+ * fields, depending on ARNs and ids. Computed from the record as it will be sent.
+ */
+export function eventRecordBytes(shardId: string, record: KinesisRecord, source: EventSource): number {
+  return Buffer.byteLength(JSON.stringify(toKinesisStreamRecord(shardId, record, source)));
 }

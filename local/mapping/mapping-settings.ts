@@ -83,6 +83,11 @@ export function settingsFromTemplate(template: unknown, selection: TemplateSelec
       `${mappingId} has ParallelizationFactor ${String(mapping.ParallelizationFactor)}: more than one batch per shard breaks per-shard order, which KCL processors rely on.`,
     );
   }
+  if (mapping.FilterCriteria !== undefined) {
+    throw new MappingSettingsError(
+      `${mappingId} sets FilterCriteria, which the local runner does not emulate: Lambda would drop the records that match no filter, and running without the filters would deliver them. Remove the filters to run it locally.`,
+    );
+  }
   if (mapping.TumblingWindowInSeconds !== undefined) {
     throw new MappingSettingsError(`${mappingId} sets TumblingWindowInSeconds, which the local runner does not emulate.`);
   }
@@ -146,14 +151,18 @@ function selectMapping(resources: Record<string, TemplateResource>, selection: T
   return candidates[0][0];
 }
 
-/** True when the ARN is a Kinesis ARN literal or a GetAtt/Ref of an AWS::Kinesis::Stream (or of its enhanced fan-out consumer). */
+/**
+ * True when the ARN is a Kinesis ARN literal (a stream's or an enhanced fan-out
+ * consumer's), a GetAtt of an AWS::Kinesis::Stream, or a Ref/GetAtt of an
+ * AWS::Kinesis::StreamConsumer (whose Ref is its ARN).
+ */
 export function readsKinesis(resources: Readonly<Record<string, TemplateResource>>, arn: unknown): boolean {
   if (typeof arn === 'string') return arn.startsWith('arn:') && arn.split(':')[2] === 'kinesis';
   const getAtt = (arn as { 'Fn::GetAtt'?: unknown[] } | null)?.['Fn::GetAtt'];
   const ref = (arn as { Ref?: unknown } | null)?.Ref;
   const logicalId = Array.isArray(getAtt) ? getAtt[0] : ref;
   const type = typeof logicalId === 'string' ? resources[logicalId]?.Type : undefined;
-  return type === 'AWS::Kinesis::Stream' || type === 'AWS::Kinesis::StreamConsumer';
+  return type === 'AWS::Kinesis::StreamConsumer' || (type === 'AWS::Kinesis::Stream' && Array.isArray(getAtt));
 }
 
 function functionOf(
@@ -191,11 +200,10 @@ function validate(settings: EventSourceMappingSettings): void {
     }
   };
   integerIn('batchSize', 1, 10_000);
-  if (!(settings.maximumBatchingWindowInSeconds >= 0 && settings.maximumBatchingWindowInSeconds <= 300)) {
-    problems.push(`maximumBatchingWindowInSeconds must be in [0, 300], got ${settings.maximumBatchingWindowInSeconds}`);
-  }
+  // AWS takes whole seconds only: a fractional window is refused, as are ages below 60 s.
+  integerIn('maximumBatchingWindowInSeconds', 0, 300);
   integerIn('maximumRetryAttempts', -1, 10_000);
-  if (settings.maximumRecordAgeInSeconds !== -1) integerIn('maximumRecordAgeInSeconds', 1, 604_800);
+  if (settings.maximumRecordAgeInSeconds !== -1) integerIn('maximumRecordAgeInSeconds', 60, 604_800);
   if (!(settings.functionTimeoutSeconds > 0 && settings.functionTimeoutSeconds <= 900)) {
     problems.push(`functionTimeoutSeconds must be in (0, 900], got ${settings.functionTimeoutSeconds}`);
   }

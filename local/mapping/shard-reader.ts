@@ -26,6 +26,7 @@ export class ShardReader {
   private lastReadSequenceNumber: string | undefined;
   private ended = false;
   private lastReadWasEmpty = false;
+  private restartSequenceNumber: string | undefined;
 
   constructor(
     private readonly kinesis: KinesisClient,
@@ -58,6 +59,19 @@ export class ShardReader {
       if (records === 0) break;
     }
     return read;
+  }
+
+  /**
+   * Forgets the buffer and reads again from `sequenceNumber` (inclusive): a replay
+   * of records already delivered, as when Lambda's poller loses its position.
+   */
+  restartAt(sequenceNumber: string): void {
+    this.buffer.length = 0;
+    this.iterator = undefined;
+    this.lastReadSequenceNumber = undefined;
+    this.restartSequenceNumber = sequenceNumber;
+    this.ended = false;
+    this.lastReadWasEmpty = false;
   }
 
   /** Forgets the first `count` buffered records: they are done (processed or discarded). */
@@ -94,7 +108,14 @@ export class ShardReader {
             ShardIteratorType: 'AFTER_SEQUENCE_NUMBER',
             StartingSequenceNumber: this.lastReadSequenceNumber,
           }
-        : {
+        : this.restartSequenceNumber !== undefined
+          ? {
+              StreamName: this.streamName,
+              ShardId: this.shardId,
+              ShardIteratorType: 'AT_SEQUENCE_NUMBER',
+              StartingSequenceNumber: this.restartSequenceNumber,
+            }
+          : {
             StreamName: this.streamName,
             ShardId: this.shardId,
             ShardIteratorType: this.start.position,

@@ -63,6 +63,7 @@ describe('example app (bin/app.ts)', () => {
     expect(Object.keys(functionResource.Properties.Environment.Variables).sort()).toEqual([
       'KCL_APPLICATION_NAME',
       'KCL_CHECKPOINT_TABLE',
+      'KCL_MAX_RECORD_AGE_SECONDS',
       'KCL_METRICS_NAMESPACE',
       'KCL_STARTING_POSITION',
       'NODE_OPTIONS',

@@ -291,6 +291,10 @@ describe('KclConsumer stream overrides', () => {
       StreamEncryption: { EncryptionType: 'KMS', KeyId: 'alias/aws/kinesis' },
     });
     template.hasResourceProperties('AWS::Lambda::EventSourceMapping', { MaximumRecordAgeInSeconds: 36 * 3600 });
+    // The runtime gets the same age: a parent's records Lambda discarded by age no longer block its children.
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ KCL_MAX_RECORD_AGE_SECONDS: String(36 * 3600) }) },
+    });
     template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'IteratorAge', Threshold: 24 * 3600 * 1000 });
   });
 
@@ -596,6 +600,17 @@ describe('KclConsumer validation', () => {
 
   test.each([Duration.seconds(30), Duration.days(8)])('maxRecordAge %s is refused', (maxRecordAge) => {
     expect(construct({ maxRecordAge })).toThrow(/maxRecordAge must be from 60 seconds to 7 days/);
+  });
+
+  test('a maxRecordAge the stream retention would outlast is refused: such records expire without an on-failure record', () => {
+    expect(construct({ maxRecordAge: Duration.hours(24) })).toThrow(
+      /maxRecordAge \(1 day\) must be below the stream retention \(1 day\): records would expire from the stream before Lambda discards them, with no on-failure record/,
+    );
+    expect(construct({ maxRecordAge: Duration.hours(30), streamProps: { retentionPeriod: Duration.hours(48) } })).not.toThrow();
+    expect(construct({ maxRecordAge: Duration.days(3), streamProps: { retentionPeriod: Duration.hours(48) } })).toThrow(
+      /must be below the stream retention \(2 days\)/,
+    );
+    expect(construct({ maxRecordAge: Duration.hours(23) })).not.toThrow();
   });
 
   test('maxBatchingWindow above 5 minutes is refused', () => {

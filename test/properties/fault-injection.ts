@@ -3,13 +3,15 @@
  * is wrapped, never replaced): each request the runtime sends in a history is
  * numbered; the chosen ones are throttled, fail, or reach dynalite and then lose
  * their response. Every write dynalite applies and every conditional write it
- * refuses is logged. Which history and which invocation a request belongs to is
- * carried by AsyncLocalStorage, so a late request of an earlier history can
- * never be counted in the next one.
+ * refuses is logged. Which history, invocation and container a request belongs to
+ * is carried by AsyncLocalStorage, so a late request of an earlier history can
+ * never be counted in the next one, and a frozen or killed container's requests
+ * wait or never return.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SHARD_END, type ExtendedSequenceNumber } from '../../lambda/records/sequence-number';
+import type { Container } from './container';
 import type { DynamoDbFaultKind } from './history';
 import type { ObservationLog } from './observation-log';
 
@@ -44,12 +46,14 @@ export class DynamoDbFaultPlan {
 /** What the code running inside one invocation (one container's handler call) belongs to. */
 export interface InvocationScope {
   readonly invocation: number;
-  readonly container: number;
+  /** The container: its requests wait while it is frozen and never return once it is killed. */
+  readonly container: Container;
   readonly faults: DynamoDbFaultPlan;
-  /** Set when the container has died: nothing it sends reaches DynamoDB any more. */
-  dead: boolean;
-  /** The container dies at its first checkpoint write: after processing, before the write is sent. */
-  readonly crashAtFirstWrite: boolean;
+  /**
+   * The container is killed at its first checkpoint write: before the write is sent
+   * (`beforeSend`), or with the write sent, so that it lands and no answer comes (`afterSend`).
+   */
+  killAtFirstWrite?: 'beforeSend' | 'afterSend';
 }
 
 export const invocationScope = new AsyncLocalStorage<InvocationScope>();
@@ -75,8 +79,18 @@ export function injectDynamoDbFaults(client: DynamoDBClient): void {
       const input = args.input as Record<string, unknown>;
       if (!scope || input.TableName !== scope.faults.tableName) return next(args);
       const commandName = String(context.commandName);
-      if (!scope.dead && scope.crashAtFirstWrite && commandName !== 'GetItemCommand') scope.dead = true;
-      if (scope.dead) throw awsError('TimeoutError', `${commandName} from a container that has died`);
+      const container = scope.container;
+      // A frozen container sends nothing until it is next invoked; a dead one never.
+      await container.running();
+      let killAfterSend = false;
+      if (scope.killAtFirstWrite && commandName !== 'GetItemCommand') {
+        killAfterSend = scope.killAtFirstWrite === 'afterSend';
+        scope.killAtFirstWrite = undefined;
+        if (!killAfterSend) {
+          container.kill('at its checkpoint write, before sending it');
+          await container.running();
+        }
+      }
       const fault = scope.faults.next(commandName);
       if (fault === 'throttle') {
         throw awsError('ProvisionedThroughputExceededException', `injected: ${commandName} throttled`);
@@ -87,12 +101,18 @@ export function injectDynamoDbFaults(client: DynamoDBClient): void {
         output = await next(args);
       } catch (error) {
         if (error instanceof Error && error.name === 'ConditionalCheckFailedException') {
-          scope.faults.log.add({ kind: 'conditionalWriteLost', shardId: shardOf(input) });
+          scope.faults.log.add({ kind: 'conditionalWriteLost', shardId: shardOf(input), container: container.id });
         }
+        if (killAfterSend) container.kill('with its checkpoint write in flight');
+        // An error, too, reaches a frozen container when it thaws, a dead one never.
+        await container.running();
         throw error;
       }
       const written = appliedWrite(commandName, input);
       if (written) scope.faults.log.add({ kind: 'checkpointWritten', ...written });
+      if (killAfterSend) container.kill('with its checkpoint write in flight (the write landed)');
+      // The answer reaches a frozen container when it thaws, a dead one never.
+      await container.running();
       if (fault === 'lostResponse') {
         throw awsError('TimeoutError', `injected: the response to ${commandName} was lost (the request reached the table)`);
       }

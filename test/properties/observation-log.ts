@@ -20,13 +20,23 @@ export type Observed =
   | { readonly kind: 'processed'; readonly shardId: string; readonly position: ExtendedSequenceNumber; readonly id: string }
   | { readonly kind: 'processorThrew'; readonly shardId: string; readonly id: string }
   | { readonly kind: 'shardEnded'; readonly invocation: number; readonly container: number; readonly shardId: string }
-  | { readonly kind: 'leaseLost'; readonly shardId: string }
+  | { readonly kind: 'leaseLost'; readonly shardId: string; readonly container: number }
   /** A PutItem/UpdateItem the table applied (whether or not its response got back). */
   | { readonly kind: 'checkpointWritten'; readonly shardId: string; readonly checkpoint: ExtendedSequenceNumber; readonly leaseCounter: number }
   /** The table refused a conditional write (ConditionalCheckFailedException from dynalite itself). */
-  | { readonly kind: 'conditionalWriteLost'; readonly shardId: string }
+  | { readonly kind: 'conditionalWriteLost'; readonly shardId: string; readonly container: number }
   /** Lambda gave up on these Kinesis records and described them to the on-failure destination. */
-  | { readonly kind: 'discarded'; readonly shardId: string; readonly startSequenceNumber: string; readonly endSequenceNumber: string };
+  | {
+      readonly kind: 'discarded';
+      readonly shardId: string;
+      readonly startSequenceNumber: string;
+      readonly endSequenceNumber: string;
+      readonly condition: 'RetryAttemptsExhausted' | 'RecordAgeExceeded';
+    }
+  /** Time passed the stream's retention while this record was not yet processed: Kinesis may trim it, and nothing describes it. */
+  | { readonly kind: 'expired'; readonly shardId: string; readonly position: ExtendedSequenceNumber; readonly id: string }
+  /** A fault or Lambda behaviour the history met (counted per kind over a run: `fault:<name>`). */
+  | { readonly kind: 'fault'; readonly name: string };
 
 export type Entry = Observed & { readonly at: number };
 
@@ -35,6 +45,8 @@ export interface ProducedRecord {
   readonly id: string;
   readonly shardId: string;
   readonly position: ExtendedSequenceNumber;
+  /** Put before a LATEST / AT_TIMESTAMP mapping started: it was never meant to be read. */
+  readonly beforeStart?: boolean;
 }
 
 export interface ShardShape {
@@ -48,6 +60,8 @@ export class ObservationLog {
   readonly produced: ProducedRecord[] = [];
   /** withRecordHandler has no leaseLost hook, so only withKclProcessor histories can show it. */
   leaseLostObservable = true;
+  /** Containers that were killed (timeout, crash, reclaimed), by id. */
+  readonly killedContainers = new Set<number>();
   /** The stream's shards once the history has run. */
   shards: ShardShape[] = [];
   /** What happened, step by step, with the real shard ids (for a failure message). */
@@ -75,7 +89,10 @@ export class ObservationLog {
 
   counts(): Record<string, number> {
     const counts: Record<string, number> = {};
-    for (const entry of this.entries) counts[entry.kind] = (counts[entry.kind] ?? 0) + 1;
+    for (const entry of this.entries) {
+      const name = entry.kind === 'fault' ? `fault:${entry.name}` : entry.kind;
+      counts[name] = (counts[name] ?? 0) + 1;
+    }
     return counts;
   }
 }

@@ -198,6 +198,37 @@ describe('shard end and parent-before-child against kinesalite and dynalite', ()
     expect(calls(parent, 'shardEnded')).toHaveLength(1);
   });
 
+  test('a parent whose unread tail Lambda discarded by record age does not block its child for ever', async () => {
+    // Found by the generated histories: with MaximumRecordAgeInSeconds, Lambda discards a
+    // parent's old tail without delivering it, so nothing would ever drain the parent.
+    const stream = await harness.newStream(1);
+    const parent = stream.shardIds[0];
+    await put(stream, parent, 2, 'old');
+    const [lower] = await splitShard(harness.kinesis, stream.streamName, parent);
+    await put(stream, lower, 1, 'child');
+    const childEvent = await eventOf(stream, lower);
+    const parentArrival = (await eventOf(stream, parent)).Records[1].kinesis.approximateArrivalTimestamp;
+    /** The child's record as if it had arrived `seconds` after the parent's last one. */
+    const arrivingAfter = (seconds: number): KinesisStreamEvent => ({
+      Records: childEvent.Records.map((record) => ({ ...record, kinesis: { ...record.kinesis, approximateArrivalTimestamp: parentArrival + seconds } })),
+    });
+    const ageOptions: KclOptions = { maxRecordAgeSeconds: 60 };
+
+    // Without a record age Lambda never discards: the parent's records must come first.
+    await rejection(container('A').handler(arrivingAfter(3600)));
+    // Within the age (plus Lambda's longest function timeout for a batch still running): still waiting.
+    await rejection(container('B', 'checkpoint', ageOptions).handler(arrivingAfter(60 + 14 * 60)));
+    expect(journal).toEqual([]);
+
+    // Past it: the parent's tail can never be delivered; the parent is ended and the child runs.
+    const { handler } = container('C', 'checkpoint', ageOptions);
+    expect(await handler(arrivingAfter(60 + 16 * 60))).toEqual({ batchItemFailures: [] });
+    expect(calls(parent, 'processRecords')).toEqual([]);
+    expect(calls(parent, 'shardEnded')).toHaveLength(1);
+    expect(calls(lower, 'processRecords')).toHaveLength(1);
+    expect((await harness.row(tableName, parent))?.checkpoint).toEqual({ S: 'SHARD_END' });
+  });
+
   test('merge: both parents are ended once each before the child; the child row names both parents', async () => {
     const stream = await harness.newStream(2);
     const [left, right] = stream.shardIds;

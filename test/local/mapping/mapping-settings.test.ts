@@ -109,3 +109,55 @@ test('explicit props override the defaults and are checked against Lambda ranges
   expect(() => resolveSettings({ startingPosition: 'AT_TIMESTAMP' })).toThrow(/needs startingPositionTimestamp/);
   expect(() => resolveSettings({ maximumRetryAttempts: -2 })).toThrow(/maximumRetryAttempts/);
 });
+
+test('a record age below 60 s and a fractional batching window are refused, as AWS refuses them', () => {
+  expect(() => resolveSettings({ maximumRecordAgeInSeconds: 59 })).toThrow(/maximumRecordAgeInSeconds must be an integer in \[60, 604800\], got 59/);
+  expect(resolveSettings({ maximumRecordAgeInSeconds: 60 }).maximumRecordAgeInSeconds).toBe(60);
+  expect(resolveSettings({ maximumRecordAgeInSeconds: -1 }).maximumRecordAgeInSeconds).toBe(-1);
+  expect(() => resolveSettings({ maximumBatchingWindowInSeconds: 0.5 })).toThrow(
+    /maximumBatchingWindowInSeconds must be an integer in \[0, 300\], got 0.5/,
+  );
+  expect(resolveSettings({ maximumBatchingWindowInSeconds: 300 }).maximumBatchingWindowInSeconds).toBe(300);
+});
+
+test('a template with FilterCriteria is refused: the runner would deliver records Lambda drops', () => {
+  const filtered = synthesize((_stack, stream, fn) =>
+    fn.addEventSource(
+      new KinesisEventSource(stream, {
+        startingPosition: lambda.StartingPosition.TRIM_HORIZON,
+        filters: [lambda.FilterCriteria.filter({ data: { kind: lambda.FilterRule.isEqual('order') } })],
+      }),
+    ),
+  );
+  expect(() => settingsFromTemplate(filtered)).toThrow(MappingSettingsError);
+  expect(() => settingsFromTemplate(filtered)).toThrow(/sets FilterCriteria, which the local runner does not emulate/);
+});
+
+test('a template whose event source is an enhanced fan-out consumer is read', () => {
+  const template = synthesize((stack, stream, fn) => {
+    const consumer = new kinesis.CfnStreamConsumer(stack, 'Consumer', { consumerName: 'efo', streamArn: stream.streamArn });
+    // The mapping reads through the consumer: its ARN (Ref) is the event source.
+    new lambda.EventSourceMapping(stack, 'Efo', {
+      target: fn,
+      eventSourceArn: consumer.ref,
+      startingPosition: lambda.StartingPosition.TRIM_HORIZON,
+      batchSize: 11,
+    });
+    stream.grantRead(fn);
+  });
+  const resources = Object.values(template.Resources as Record<string, { Type: string; Properties: Record<string, unknown> }>);
+  expect(resources.find((resource) => resource.Type === 'AWS::Lambda::EventSourceMapping')?.Properties.EventSourceArn).toEqual({
+    Ref: expect.stringMatching(/^Consumer/),
+  });
+  expect(settingsFromTemplate(template)).toMatchObject({ batchSize: 11, functionName: 'consumer-fn', functionTimeoutSeconds: 42 });
+  // Also when a second, non-Kinesis mapping is next to it.
+  expect(
+    settingsFromTemplate({
+      Resources: {
+        ...(template.Resources as object),
+        Queue: { Type: 'AWS::SQS::Queue' },
+        QueueMapping: { Type: 'AWS::Lambda::EventSourceMapping', Properties: { EventSourceArn: { 'Fn::GetAtt': ['Queue', 'Arn'] } } },
+      },
+    }).batchSize,
+  ).toBe(11);
+});
