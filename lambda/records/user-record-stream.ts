@@ -40,6 +40,8 @@ export class UserRecordStream implements UserRecordSource {
   private expandedIndex = 0;
   private peeked?: KinesisUserRecord;
   private readonly afterCheckpoint: (record: ExtendedSequenceNumber) => boolean;
+  /** Each user record lies after the one before it (see ShardBatch.ascending). */
+  private readonly ascending: boolean;
 
   constructor(
     private readonly batch: ShardBatch,
@@ -49,6 +51,7 @@ export class UserRecordStream implements UserRecordSource {
     private readonly warnFrom = 0,
   ) {
     this.afterCheckpoint = isAfter(checkpoint);
+    this.ascending = batch.ascending === true;
   }
 
   /** Index of the next Kinesis record to decode. */
@@ -100,7 +103,7 @@ export class UserRecordStream implements UserRecordSource {
       this.userRecords += 1;
       const last = this.lastTaken;
       // In order (as Lambda delivers), after the last record taken is after the checkpoint too.
-      if (last !== undefined && isNumericAfter(record, last)) {
+      if (last !== undefined && (this.ascending || isNumericAfter(record, last))) {
         this.lastTaken = record;
         return record;
       }
