@@ -7,14 +7,14 @@ import type { Clock } from '../../../local/mapping/clock';
 import { systemClock } from '../../../local/mapping/clock';
 import { localKinesisClient, startKinesalite, type RunningEmulator } from '../../../local/emulators/emulators';
 import {
-  EmulatedEventSourceMapping,
   StreamNotFoundError,
   type EventSourceMappingOptions,
   type InvocationFinished,
   type KinesisBatchHandler,
 } from '../../../local/mapping/event-source-mapping';
 import type { EventSourceMappingSettings } from '../../../local/mapping/mapping-settings';
-import { InMemoryOnFailureDestination, JsonLinesOnFailureDestination } from '../../../local/mapping/on-failure-destination';
+import { JsonLinesOnFailureDestination } from '../../../local/mapping/on-failure-destination';
+import { startMappingRun, type MappingRun } from './mapping-run';
 import { createStream, listShards, mergeShards, payloads, putRecords, sleep, splitShard } from './stream-fixture';
 
 let kinesalite: RunningEmulator;
@@ -42,33 +42,13 @@ async function waitFor(done: () => boolean, deadlineMs = 20_000): Promise<void> 
 const decode = (event: KinesisStreamEvent): string[] =>
   event.Records.map((record) => Buffer.from(record.kinesis.data, 'base64').toString('utf8'));
 
-interface Run {
-  readonly mapping: EmulatedEventSourceMapping;
-  readonly invocations: InvocationFinished[];
-  readonly onFailure: InMemoryOnFailureDestination;
-  /** The data of each invocation's records, in invocation order. */
-  readonly batches: () => string[][];
-}
-
 function mappingFor(
   streamName: string,
   handler: KinesisBatchHandler,
   settings: Partial<EventSourceMappingSettings> = {},
   options: Partial<EventSourceMappingOptions> = {},
-): Run {
-  const invocations: InvocationFinished[] = [];
-  const onFailure = new InMemoryOnFailureDestination();
-  const mapping = new EmulatedEventSourceMapping({
-    kinesis,
-    streamName,
-    handler,
-    settings: { reportBatchItemFailures: true, ...settings },
-    onFailure,
-    pollIntervalMs: 10,
-    ...options,
-    observer: { invocationFinished: (invocation) => invocations.push(invocation), ...options.observer },
-  });
-  return { mapping, invocations, onFailure, batches: () => invocations.map((invocation) => decode(invocation.event)) };
+): MappingRun {
+  return startMappingRun(kinesis, streamName, handler, decode, settings, options);
 }
 
 test('events carry every field Lambda sets on a Kinesis record', async () => {

@@ -13,20 +13,15 @@ import { PutRecordCommand, type KinesisClient } from '@aws-sdk/client-kinesis';
 import type { KinesisStreamEvent } from 'aws-lambda';
 import { systemClock, type Clock } from '../../../local/mapping/clock';
 import { localKinesisClient, startKinesalite, type RunningEmulator } from '../../../local/emulators/emulators';
-import {
-  EmulatedEventSourceMapping,
-  type EventSourceMappingOptions,
-  type InvocationFinished,
-  type KinesisBatchHandler,
-} from '../../../local/mapping/event-source-mapping';
+import { type EventSourceMappingOptions, type KinesisBatchHandler } from '../../../local/mapping/event-source-mapping';
 import { EMPTY_EVENT_BYTES, eventRecordBytes, toKinesisStreamRecord } from '../../../local/mapping/kinesis-event';
 import type { EventSourceMappingSettings } from '../../../local/mapping/mapping-settings';
 import {
   DirectoryS3OnFailureDestination,
-  InMemoryOnFailureDestination,
   type KinesisS3OnFailureObject,
   s3OnFailureKey,
 } from '../../../local/mapping/on-failure-destination';
+import { startMappingRun, type MappingRun } from './mapping-run';
 import { createStream, listShards, payloads, putRecords, sleep, splitShard } from './stream-fixture';
 
 const SIX_MB = 6 * 1024 * 1024;
@@ -52,20 +47,8 @@ function mappingFor(
   handler: KinesisBatchHandler,
   settings: Partial<EventSourceMappingSettings> = {},
   options: Partial<EventSourceMappingOptions> = {},
-) {
-  const invocations: InvocationFinished[] = [];
-  const onFailure = new InMemoryOnFailureDestination();
-  const mapping = new EmulatedEventSourceMapping({
-    kinesis,
-    streamName,
-    handler,
-    settings: { reportBatchItemFailures: true, ...settings },
-    onFailure,
-    pollIntervalMs: 10,
-    ...options,
-    observer: { invocationFinished: (invocation) => invocations.push(invocation), ...options.observer },
-  });
-  return { mapping, invocations, onFailure, batches: () => invocations.map((invocation) => decode(invocation.event)) };
+): MappingRun {
+  return startMappingRun(kinesis, streamName, handler, decode, settings, options);
 }
 
 async function waitFor(done: () => boolean, deadlineMs = 30_000): Promise<void> {
