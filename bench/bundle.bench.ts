@@ -9,7 +9,7 @@
  * hello-world that constructs a DynamoDBClient, since loading the SDK is what a
  * function with a DynamoDB checkpoint pays anyway.
  *
- *   npx tsx bench/bundle.bench.ts
+ *   node -r ./bench/typescript-as-shipped.cjs bench/bundle.bench.ts
  */
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';

@@ -4,14 +4,20 @@
  * decodes with. Every candidate starts from the same input, the record as Lambda
  * delivers it (base64 data), verifies the MD5, and ends with the user records.
  *
- *   npx tsx bench/deaggregate.bench.ts
+ *   node -r ./bench/typescript-as-shipped.cjs bench/deaggregate.bench.ts
  */
 import * as crypto from 'node:crypto';
 import kinesisAgg = require('aws-kinesis-agg');
 import * as protobuf from 'protobufjs';
 import { Bench } from 'tinybench';
 import { deaggregate, isAggregated, type KinesisRecordInput } from '../lambda/records/deaggregate';
-import { decodeAggregatedRecord } from '../lambda/records/kpl-aggregated-record';
+import {
+  DATA_END,
+  DATA_START,
+  PARTITION_KEY_INDEX,
+  USER_RECORD_FIELDS,
+  decodeAggregatedRecord,
+} from '../lambda/records/kpl-aggregated-record';
 import type { KinesisUserRecord } from '../lambda/records/kinesis-user-record';
 import { aggregate, lambdaPayload, referenceDeaggregate } from '../test/lambda/records/kpl-vectors';
 import type { BenchRow, BenchSection } from './bench-types';
@@ -159,7 +165,8 @@ function floorWithOutput(work: Workload): (payload: LambdaPayload) => unknown[] 
     const start = sample.indexOf(Buffer.from(key, 'utf8'), 4);
     return [start, start + Buffer.byteLength(key, 'utf8')];
   });
-  const entries = layout.records;
+  const fields = layout.userRecordFields;
+  const count = layout.count;
   return (payload) => {
     const data = Buffer.from(payload.data, 'base64');
     crypto.hash('md5', data.subarray(4, data.length - 16), 'buffer');
@@ -168,16 +175,17 @@ function floorWithOutput(work: Workload): (payload: LambdaPayload) => unknown[] 
     const slicer = data as unknown as { utf8Slice(start: number, end: number): string };
     const keys = new Array<string>(keyRanges.length);
     for (let k = 0; k < keyRanges.length; k++) keys[k] = slicer.utf8Slice(keyRanges[k][0], keyRanges[k][1]);
-    const out = new Array<KinesisUserRecord>(entries.length);
-    for (let i = 0; i < entries.length; i++) {
-      const entry = entries[i];
+    const out = new Array<KinesisUserRecord>(count);
+    for (let i = 0; i < count; i++) {
+      const at = i * USER_RECORD_FIELDS;
+      const dataStart = fields[at + DATA_START];
       out[i] = {
         shardId: SHARD_ID,
         sequenceNumber: payload.sequenceNumber,
         subSequenceNumber: i,
-        partitionKey: keys[entry.partitionKeyIndex],
+        partitionKey: keys[fields[at + PARTITION_KEY_INDEX]],
         explicitHashKey: undefined,
-        data: Buffer.from(data.buffer, data.byteOffset + entry.dataStart, entry.dataEnd - entry.dataStart),
+        data: Buffer.from(data.buffer, data.byteOffset + dataStart, fields[at + DATA_END] - dataStart),
         approximateArrivalTimestamp: arrival,
         aggregated: true,
       };
@@ -206,7 +214,7 @@ export async function run(): Promise<BenchSection> {
     // The decoders alone, on the message bytes between magic and MD5: the choice this benchmark makes.
     const data = recordInput(work.payload).data;
     const message = data.subarray(4, data.length - 16);
-    const readerAlone = (): unknown[] => decodeAggregatedRecord(data, 4, data.length - 16).records;
+    const readerAlone = (): unknown[] => decodeAggregatedRecord(data, 4, data.length - 16).userRecordFields;
     const protobufjsAlone = (): unknown[] => (AggregatedRecord.decode(message) as unknown as DecodedAggregate).records;
     const candidates: Array<[string, (payload: LambdaPayload) => unknown[], string | undefined]> = [
       [BASELINE, withAwsKinesisAgg, 'protobufjs inside; data returned as base64 strings'],

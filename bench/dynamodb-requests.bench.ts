@@ -3,7 +3,7 @@
  * the clients the engine is given records every command it sends to dynalite and
  * kinesalite. Counts, not times: they do not depend on the machine.
  *
- *   npx tsx bench/dynamodb-requests.bench.ts
+ *   node -r ./bench/typescript-as-shipped.cjs bench/dynamodb-requests.bench.ts
  */
 import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
 import { withKclProcessor, withRecordHandler } from '../lambda';

@@ -10,7 +10,7 @@
  * `NODE_OPTIONS=--enable-source-maps`. Cold start is the time, inside a fresh `node`
  * process, to load the bundle and build the handler; the entries run in turn (median).
  *
- *   npx tsx bench/function-bundle.bench.ts
+ *   node -r ./bench/typescript-as-shipped.cjs bench/function-bundle.bench.ts
  */
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';

@@ -14,7 +14,7 @@
  * skipping replays; after each call the bench checks that all records reached
  * the no-op and the response reports no failures.
  *
- *   npx tsx bench/handler-overhead.bench.ts
+ *   node -r ./bench/typescript-as-shipped.cjs bench/handler-overhead.bench.ts
  */
 import * as v8 from 'node:v8';
 import * as vm from 'node:vm';
@@ -147,6 +147,9 @@ export interface HandlerOverheadSettings {
   readonly heapRuns: number;
 }
 
+/** Long enough for V8's concurrent sweeping of a collected 10,000-record batch (about 10 MB). */
+const SWEEP_PAUSE_MS = Number(process.env.BENCH_SWEEP_PAUSE_MS ?? 20);
+
 export const DEFAULT_SETTINGS: HandlerOverheadSettings = { rounds: 21, timeMs: 100, minIterations: 5, heapRuns: 5 };
 
 /**
@@ -174,8 +177,12 @@ export async function run(settings: HandlerOverheadSettings = DEFAULT_SETTINGS):
     const [shard] = await listShards(harness.kinesis, streamNameFromArn(streamArn));
     const backends: Backends = { harness, streamArn, shardId: shard.ShardId ?? '' };
     const sections: ReportSection[] = [];
-    for (const workload of WORKLOADS) sections.push(await measureWorkload(workload, backends, settings));
-    sections.push(await measurePeakHeap(WORKLOADS[0], backends, settings.heapRuns));
+    // BENCH_WORKLOAD=… (a part of a workload's name) times that workload alone, for quick comparisons.
+    const only = process.env.BENCH_WORKLOAD;
+    const workloads = only ? WORKLOADS.filter((workload) => workload.name.includes(only)) : WORKLOADS;
+    if (workloads.length === 0) throw new Error(`BENCH_WORKLOAD=${only} names none of: ${WORKLOADS.map((w) => w.name).join(', ')}`);
+    for (const workload of workloads) sections.push(await measureWorkload(workload, backends, settings));
+    if (!only) sections.push(await measurePeakHeap(WORKLOADS[0], backends, settings.heapRuns));
     return sections;
   } finally {
     await harness.close();
@@ -383,7 +390,12 @@ function roundBench(workload: Workload, candidates: readonly Candidate[], series
     warmupTime: Math.min(100, settings.timeMs),
     warmupIterations: 2,
     throws: true,
-    setup: () => collectGarbage(),
+    // After the collection, a pause: its sweeping goes on in V8's helper threads, and in
+    // process CPU time it would be charged to the candidate timed next.
+    setup: async () => {
+      collectGarbage();
+      await new Promise((resolve) => setTimeout(resolve, SWEEP_PAUSE_MS));
+    },
     ...(CLOCK === 'cpu' ? { timestampProvider: CPU_CLOCK } : {}),
   });
   for (const candidate of candidates) {

@@ -13,7 +13,7 @@
  * withMultiLangProcessor's own multiLangSettings / multiLangHandler; the processors are
  * the test fixtures' (test/lambda/multilang/fixtures), run by path.
  *
- *   npx tsx bench/multilang.bench.ts
+ *   node -r ./bench/typescript-as-shipped.cjs bench/multilang.bench.ts
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -84,7 +84,7 @@ export function markdownTable(sections: readonly ReportSection[]): string {
   return lines.join('\n');
 }
 
-/** Runs one section's benchmark on its own (`npx tsx bench/<name>.bench.ts`) and prints its rows. */
+/** Runs one section's benchmark on its own (`node -r ./bench/typescript-as-shipped.cjs bench/<name>.bench.ts`) and prints its rows. */
 export function runStandalone(run: () => Promise<ReportSection | readonly ReportSection[]>): void {
   run().then(
     (result) => console.log(markdownTable(Array.isArray(result) ? result : [result as ReportSection])),

@@ -5,7 +5,14 @@
  *   magic F3 89 9A C2 | protobuf AggregatedRecord | MD5 of the protobuf bytes (16 bytes)
  */
 import * as crypto from 'node:crypto';
-import { decodeAggregatedRecord } from './kpl-aggregated-record';
+import {
+  DATA_END,
+  DATA_START,
+  EXPLICIT_HASH_KEY_INDEX,
+  PARTITION_KEY_INDEX,
+  USER_RECORD_FIELDS,
+  decodeAggregatedRecord,
+} from './kpl-aggregated-record';
 import type { KinesisUserRecord } from './kinesis-user-record';
 
 /** One Kinesis record as the engine has it after base64-decoding the Lambda event. */
@@ -82,9 +89,11 @@ function corruptionOf(data: Buffer): string | undefined {
 
 function expand(record: KinesisRecordInput): KinesisUserRecord[] {
   const data = record.data;
-  const aggregate = decodeAggregatedRecord(data, MAGIC_LENGTH, data.length - MD5_LENGTH);
-  const { partitionKeyTable, explicitHashKeyTable, records } = aggregate;
-  const count = records.length;
+  const { partitionKeyTable, explicitHashKeyTable, count, userRecordFields: fields } = decodeAggregatedRecord(
+    data,
+    MAGIC_LENGTH,
+    data.length - MD5_LENGTH,
+  );
   if (count === 0) throw new Error('the aggregate holds no user records');
   const userRecords = new Array<KinesisUserRecord>(count);
   const { shardId, sequenceNumber, approximateArrivalTimestamp } = record;
@@ -92,30 +101,30 @@ function expand(record: KinesisRecordInput): KinesisUserRecord[] {
   // lookup, which costs more than the rest of a small user record (measured).
   const arrayBuffer = data.buffer;
   const offset = data.byteOffset;
-  for (let i = 0; i < count; i++) {
-    const entry = records[i];
-    const partitionKey = partitionKeyTable[entry.partitionKeyIndex];
+  for (let i = 0, at = 0; i < count; i++, at += USER_RECORD_FIELDS) {
+    const partitionKeyIndex = fields[at + PARTITION_KEY_INDEX];
+    const partitionKey = partitionKeyTable[partitionKeyIndex];
     if (partitionKey === undefined) {
-      throw new Error(
-        `user record ${i} names partition key ${entry.partitionKeyIndex} but the table has ${partitionKeyTable.length}`,
-      );
+      throw new Error(`user record ${i} names partition key ${partitionKeyIndex} but the table has ${partitionKeyTable.length}`);
     }
+    const explicitHashKeyIndex = fields[at + EXPLICIT_HASH_KEY_INDEX];
     let explicitHashKey: string | undefined;
-    if (entry.explicitHashKeyIndex >= 0) {
-      explicitHashKey = explicitHashKeyTable[entry.explicitHashKeyIndex];
+    if (explicitHashKeyIndex >= 0) {
+      explicitHashKey = explicitHashKeyTable[explicitHashKeyIndex];
       if (explicitHashKey === undefined) {
         throw new Error(
-          `user record ${i} names explicit hash key ${entry.explicitHashKeyIndex} but the table has ${explicitHashKeyTable.length}`,
+          `user record ${i} names explicit hash key ${explicitHashKeyIndex} but the table has ${explicitHashKeyTable.length}`,
         );
       }
     }
+    const dataStart = fields[at + DATA_START];
     userRecords[i] = {
       shardId,
       sequenceNumber,
       subSequenceNumber: i,
       partitionKey,
       explicitHashKey,
-      data: Buffer.from(arrayBuffer, offset + entry.dataStart, entry.dataEnd - entry.dataStart),
+      data: Buffer.from(arrayBuffer, offset + dataStart, fields[at + DATA_END] - dataStart),
       approximateArrivalTimestamp,
       aggregated: true,
     };

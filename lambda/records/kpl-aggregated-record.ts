@@ -11,27 +11,33 @@
  *   message Tag { required string key = 1; optional string value = 2; }
  *
  * Hand-written for this schema because it is the hot path: it reads the buffer in
- * place, allocates only the key strings and one small object per user record, and
- * never copies data bytes. It accepts what protobuf-java (KCL's parser) accepts:
+ * place, allocates only the key strings and four numbers per user record, and never
+ * copies data bytes. It accepts what protobuf-java (KCL's parser) accepts:
  * fields in any order, unknown fields skipped, the last value of a repeated scalar
  * wins; it rejects what protobuf-java rejects: truncation, bad wire types, missing
  * required fields.
  */
 
-/** One user record's place in the aggregate; indexes are not yet checked against the tables. */
-export interface AggregatedUserRecord {
-  readonly partitionKeyIndex: number;
-  /** -1 when the record carries no explicit hash key index. */
-  readonly explicitHashKeyIndex: number;
-  /** Byte range of the user data in the buffer given to `decodeAggregatedRecord`. */
-  readonly dataStart: number;
-  readonly dataEnd: number;
-}
+/**
+ * Where each user record lies in the aggregate, four numbers per user record in a
+ * flat array (no object per user record: the caller builds the one it hands on):
+ * partition key index, explicit hash key index (-1 when absent), and the byte range
+ * of the data in the buffer given to `decodeAggregatedRecord`. Indexes are not yet
+ * checked against the tables.
+ */
+export const USER_RECORD_FIELDS = 4;
+export const PARTITION_KEY_INDEX = 0;
+export const EXPLICIT_HASH_KEY_INDEX = 1;
+export const DATA_START = 2;
+export const DATA_END = 3;
 
 export interface AggregatedRecord {
   readonly partitionKeyTable: string[];
   readonly explicitHashKeyTable: string[];
-  readonly records: AggregatedUserRecord[];
+  /** How many user records the aggregate holds. */
+  readonly count: number;
+  /** `USER_RECORD_FIELDS` numbers per user record, in order (see above). */
+  readonly userRecordFields: number[];
 }
 
 /** The bytes are not a well-formed AggregatedRecord message. */
@@ -202,13 +208,15 @@ class Cursor {
 export function decodeAggregatedRecord(bytes: Buffer, start: number, end: number): AggregatedRecord {
   const partitionKeyTable: string[] = [];
   const explicitHashKeyTable: string[] = [];
-  const records: AggregatedUserRecord[] = [];
+  const userRecordFields: number[] = [];
+  let count = 0;
   const cursor = new Cursor(bytes, start, end);
   while (!cursor.atEnd) {
     const tag = cursor.tag();
     if (tag === TAG_RECORDS) {
       const recordEnd = cursor.lengthDelimitedEnd();
-      records.push(readRecord(cursor, recordEnd, records.length));
+      readRecord(cursor, recordEnd, count, userRecordFields);
+      count += 1;
     } else if (tag === TAG_PARTITION_KEY_TABLE) {
       partitionKeyTable.push(cursor.string());
     } else if (tag === TAG_EXPLICIT_HASH_KEY_TABLE) {
@@ -217,10 +225,11 @@ export function decodeAggregatedRecord(bytes: Buffer, start: number, end: number
       cursor.skip(tag);
     }
   }
-  return { partitionKeyTable, explicitHashKeyTable, records };
+  return { partitionKeyTable, explicitHashKeyTable, count, userRecordFields };
 }
 
-function readRecord(cursor: Cursor, recordEnd: number, ordinal: number): AggregatedUserRecord {
+/** Reads one Record submessage and appends its four numbers to `into`. */
+function readRecord(cursor: Cursor, recordEnd: number, ordinal: number, into: number[]): void {
   const outerEnd = cursor.enter(recordEnd);
   let partitionKeyIndex = -1;
   let explicitHashKeyIndex = -1;
@@ -246,7 +255,7 @@ function readRecord(cursor: Cursor, recordEnd: number, ordinal: number): Aggrega
   if (partitionKeyIndex < 0) throw new KplFormatError(`user record ${ordinal} has no partition_key_index`);
   if (dataStart < 0) throw new KplFormatError(`user record ${ordinal} has no data`);
   cursor.leave(outerEnd);
-  return { partitionKeyIndex, explicitHashKeyIndex, dataStart, dataEnd };
+  into.push(partitionKeyIndex, explicitHashKeyIndex, dataStart, dataEnd);
 }
 
 /** Tags are not delivered (KCL ignores them too), but a tag without its required key is a malformed message. */
