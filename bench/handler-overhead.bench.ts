@@ -147,9 +147,6 @@ export interface HandlerOverheadSettings {
   readonly heapRuns: number;
 }
 
-/** Long enough for V8's concurrent sweeping of a collected 10,000-record batch (about 10 MB). */
-const SWEEP_PAUSE_MS = Number(process.env.BENCH_SWEEP_PAUSE_MS ?? 20);
-
 export const DEFAULT_SETTINGS: HandlerOverheadSettings = { rounds: 21, timeMs: 100, minIterations: 5, heapRuns: 5 };
 
 /**
@@ -228,7 +225,10 @@ async function measureWorkload(workload: Workload, backends: Backends, settings:
   }
   const rounds = new Map<string, RoundResult[]>(candidates.map((candidate) => [candidate.name, []]));
   for (let round = 0; round < settings.rounds; round += 1) {
-    const bench = roundBench(workload, candidates, series, settings);
+    // A candidate pays for some of what the one before it left (measured: about 0.05–0.1×
+    // of the loop for whichever follows Powertools), so the order turns by one each round.
+    const order = candidates.map((_, index) => candidates[(index + round) % candidates.length]);
+    const bench = roundBench(workload, order, series, settings);
     await bench.run();
     for (const candidate of candidates) {
       const result = bench.getTask(candidate.name)?.result;
@@ -390,12 +390,7 @@ function roundBench(workload: Workload, candidates: readonly Candidate[], series
     warmupTime: Math.min(100, settings.timeMs),
     warmupIterations: 2,
     throws: true,
-    // After the collection, a pause: its sweeping goes on in V8's helper threads, and in
-    // process CPU time it would be charged to the candidate timed next.
-    setup: async () => {
-      collectGarbage();
-      await new Promise((resolve) => setTimeout(resolve, SWEEP_PAUSE_MS));
-    },
+    setup: () => collectGarbage(),
     ...(CLOCK === 'cpu' ? { timestampProvider: CPU_CLOCK } : {}),
   });
   for (const candidate of candidates) {
