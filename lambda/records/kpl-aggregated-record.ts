@@ -255,7 +255,11 @@ function readRecord(cursor: Cursor, recordEnd: number, ordinal: number, into: nu
   if (partitionKeyIndex < 0) throw new KplFormatError(`user record ${ordinal} has no partition_key_index`);
   if (dataStart < 0) throw new KplFormatError(`user record ${ordinal} has no data`);
   cursor.leave(outerEnd);
-  into.push(partitionKeyIndex, explicitHashKeyIndex, dataStart, dataEnd);
+  const at = into.length;
+  into[at] = partitionKeyIndex;
+  into[at + 1] = explicitHashKeyIndex;
+  into[at + 2] = dataStart;
+  into[at + 3] = dataEnd;
 }
 
 /** Tags are not delivered (KCL ignores them too), but a tag without its required key is a malformed message. */
