@@ -18,6 +18,7 @@ import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { build } from 'esbuild';
 import { type ReportRow, type ReportSection, runStandalone } from './report';
+import { median } from './median';
 
 const ROOT = path.resolve(__dirname, '..');
 
@@ -115,11 +116,6 @@ function coldStartOnce(bundlePath: string, buildHandler: string): number {
   return Number(output);
 }
 
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
-}
 
 function percentile(values: readonly number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);

@@ -21,6 +21,7 @@ import {
 import type { KinesisUserRecord } from '../lambda/records/kinesis-user-record';
 import { aggregate, lambdaPayload, referenceDeaggregate } from '../test/lambda/records/kpl-vectors';
 import type { BenchRow, BenchSection } from './bench-types';
+import { median } from './median';
 
 type LambdaPayload = ReturnType<typeof lambdaPayload>;
 
@@ -166,7 +167,7 @@ function floorWithOutput(work: Workload): (payload: LambdaPayload) => unknown[] 
     return [start, start + Buffer.byteLength(key, 'utf8')];
   });
   const fields = layout.userRecordFields;
-  const count = layout.count;
+  const count = fields.length / USER_RECORD_FIELDS;
   return (payload) => {
     const data = Buffer.from(payload.data, 'base64');
     crypto.hash('md5', data.subarray(4, data.length - 16), 'buffer');
@@ -229,8 +230,8 @@ export async function run(): Promise<BenchSection> {
     ];
     const best = new Map<string, number>();
     // Each round's throughput over the floor's and over the floor + output's in that round.
-    const ofFloor = new Map<string, number[]>();
-    const ofOutputFloor = new Map<string, number[]>();
+    const ofFloor = new Map<string, number[]>(candidates.map(([name]) => [name, []]));
+    const ofOutputFloor = new Map<string, number[]>(candidates.map(([name]) => [name, []]));
     let sink = 0;
     for (let round = 0; round < ROUNDS; round++) {
       const bench = new Bench({ time: ROUND_MS, warmupTime: round === 0 ? 200 : 50 });
@@ -252,8 +253,8 @@ export async function run(): Promise<BenchSection> {
       for (const [name] of candidates) {
         const ops = throughputOf(name);
         best.set(name, Math.max(best.get(name) ?? 0, ops));
-        ofFloor.set(name, [...(ofFloor.get(name) ?? []), ops / floorThisRound]);
-        ofOutputFloor.set(name, [...(ofOutputFloor.get(name) ?? []), ops / outputFloorThisRound]);
+        ofFloor.get(name)?.push(ops / floorThisRound);
+        ofOutputFloor.get(name)?.push(ops / outputFloorThisRound);
       }
     }
     if (sink === 0) throw new Error('no user records came out');
@@ -291,11 +292,6 @@ export async function run(): Promise<BenchSection> {
   };
 }
 
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
-}
 
 function awsKinesisAggVersion(): string {
   return (require('aws-kinesis-agg/package.json') as { version: string }).version;

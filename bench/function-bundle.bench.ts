@@ -21,6 +21,7 @@ import { build } from 'esbuild';
 import { KclFunctionBundling } from '../lib/function-bundling';
 import { runtimeSdkNodeModules } from '../test/support/lambda-like-runtime';
 import { type ReportRow, type ReportSection, runStandalone } from './report';
+import { median } from './median';
 
 const ROOT = path.resolve(__dirname, '..');
 const ENTRY = 'examples/handler.ts';
@@ -63,11 +64,6 @@ function coldStartOnce(task: string, nodeModules: string): number {
   );
 }
 
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
-}
 
 export async function run(settings: FunctionBundleSettings = DEFAULT_SETTINGS): Promise<ReportSection> {
   const nodeModules = runtimeSdkNodeModules();

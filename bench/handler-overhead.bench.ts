@@ -40,6 +40,7 @@ import {
 } from './batch-candidates';
 import { BatchSeries, WORKLOADS, type Workload, kinesisBatch } from './kinesis-workload';
 import { type ReportRow, type ReportSection, runStandalone } from './report';
+import { median } from './median';
 
 export const BASELINE = 'hand-written loop';
 const MATERIALIZING = 'materializing loop: decode all records into user records, then the no-op on each';
@@ -205,11 +206,6 @@ interface RoundResult {
   readonly samples: number;
 }
 
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
-}
 
 /**
  * Times every candidate in rounds, so that load from other processes on the

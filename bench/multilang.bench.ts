@@ -25,6 +25,7 @@ import { buildGoProcessor } from '../examples/multilang/go-processor-build';
 import { NoOpWork, QUIET, noOpProcessor, seededInMemoryStore } from './batch-candidates';
 import { BENCH_SHARD_ID, BatchSeries, WORKLOADS, type Workload, kinesisBatch } from './kinesis-workload';
 import { type ReportRow, type ReportSection, runStandalone } from './report';
+import { median } from './median';
 
 const FIXTURES = join(__dirname, '..', 'test', 'lambda', 'multilang', 'fixtures');
 const PYTHON_PROCESSOR = join(FIXTURES, 'strict_kcl_processor.py');
@@ -47,11 +48,6 @@ interface Command {
 const settingsFor = (command: Command) =>
   multiLangSettings({ ...command.options, env: { KCL_FIXTURE_JOURNAL: undefined }, onOutput: () => undefined }, QUIET);
 
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
-}
 
 /** One row per candidate (in the samples' order): its median, relative to the first's. */
 function medianRows(

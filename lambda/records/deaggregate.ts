@@ -89,11 +89,12 @@ function corruptionOf(data: Buffer): string | undefined {
 
 function expand(record: KinesisRecordInput): KinesisUserRecord[] {
   const data = record.data;
-  const { partitionKeyTable, explicitHashKeyTable, count, userRecordFields: fields } = decodeAggregatedRecord(
+  const { partitionKeyTable, explicitHashKeyTable, userRecordFields: fields } = decodeAggregatedRecord(
     data,
     MAGIC_LENGTH,
     data.length - MD5_LENGTH,
   );
+  const count = fields.length / USER_RECORD_FIELDS;
   if (count === 0) throw new Error('the aggregate holds no user records');
   const userRecords = new Array<KinesisUserRecord>(count);
   const { shardId, sequenceNumber, approximateArrivalTimestamp } = record;

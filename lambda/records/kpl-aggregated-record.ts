@@ -34,8 +34,6 @@ export const DATA_END = 3;
 export interface AggregatedRecord {
   readonly partitionKeyTable: string[];
   readonly explicitHashKeyTable: string[];
-  /** How many user records the aggregate holds. */
-  readonly count: number;
   /** `USER_RECORD_FIELDS` numbers per user record, in order (see above). */
   readonly userRecordFields: number[];
 }
@@ -209,14 +207,12 @@ export function decodeAggregatedRecord(bytes: Buffer, start: number, end: number
   const partitionKeyTable: string[] = [];
   const explicitHashKeyTable: string[] = [];
   const userRecordFields: number[] = [];
-  let count = 0;
   const cursor = new Cursor(bytes, start, end);
   while (!cursor.atEnd) {
     const tag = cursor.tag();
     if (tag === TAG_RECORDS) {
       const recordEnd = cursor.lengthDelimitedEnd();
-      readRecord(cursor, recordEnd, count, userRecordFields);
-      count += 1;
+      readRecord(cursor, recordEnd, userRecordFields.length / USER_RECORD_FIELDS, userRecordFields);
     } else if (tag === TAG_PARTITION_KEY_TABLE) {
       partitionKeyTable.push(cursor.string());
     } else if (tag === TAG_EXPLICIT_HASH_KEY_TABLE) {
@@ -225,7 +221,7 @@ export function decodeAggregatedRecord(bytes: Buffer, start: number, end: number
       cursor.skip(tag);
     }
   }
-  return { partitionKeyTable, explicitHashKeyTable, count, userRecordFields };
+  return { partitionKeyTable, explicitHashKeyTable, userRecordFields };
 }
 
 /** Reads one Record submessage and appends its four numbers to `into`. */
